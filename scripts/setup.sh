@@ -78,10 +78,11 @@ setup_go() {
   fi
   # GoBGP's .proto files, from the very module version built above.
   local src dst="$CACHE/proto/gobgp-$GOBGP_VERSION"
-  if [ ! -f "$dst/gobgp.proto" ]; then
+  # They import each other as "api/x.proto", so they live in $dst/api/.
+  if [ ! -f "$dst/api/gobgp.proto" ]; then
     src=$(go mod download -json "github.com/osrg/gobgp/v4@$GOBGP_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-    mkdir -p "$dst"
-    cp "$src"/proto/api/*.proto "$dst"/ 2>/dev/null || cp "$src"/api/*.proto "$dst"/
+    rm -rf "$dst"; mkdir -p "$dst/api"
+    cp "$src"/proto/api/*.proto "$dst/api/"
     chmod -R u+w "$dst"
   fi
   ln -sfn "$dst" "$CACHE/proto/gobgp"

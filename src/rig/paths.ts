@@ -54,10 +54,10 @@ export function toolPath(tool: Tool): string {
   return p;
 }
 
-/** Directory holding GoBGP's .proto files of the pinned version. */
+/** Include dir of GoBGP's .proto files of the pinned version: `<dir>/api/gobgp.proto`. */
 export function gobgpProtoDir(): string {
   const p = join(cacheDir(), 'proto', `gobgp-${versions().GOBGP_VERSION}`);
-  if (!existsSync(join(p, 'gobgp.proto'))) throw new BgpvsError(`GoBGP protos not found in ${p}: run scripts/setup.sh`);
+  if (!existsSync(join(p, 'api', 'gobgp.proto'))) throw new BgpvsError(`GoBGP protos not found in ${p}: run scripts/setup.sh`);
   return p;
 }
 
