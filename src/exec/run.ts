@@ -58,6 +58,12 @@ export interface SpawnOptions {
   cwd?: string;
   /** File that receives stdout and stderr. */
   logFile?: string;
+  /**
+   * Open file descriptor that receives stdout and stderr directly (takes precedence over
+   * `logFile`): the child writes to it itself, so its output does not pass through this
+   * process and no pipe keeps this process's event loop alive. The caller closes it.
+   */
+  logFd?: number;
 }
 
 /** Start a long-running process (daemons); the caller owns its lifetime and PID. */
@@ -65,7 +71,7 @@ export function spawnDaemon(argv: readonly string[], opts: SpawnOptions = {}): R
   const full = inNetns(opts.netns, argv);
   const [file, ...args] = full;
   if (!file) throw new CommandError(full, undefined, 'empty argv');
-  const out = opts.logFile ? { file: opts.logFile, append: true } : 'ignore';
+  const out = opts.logFd !== undefined ? opts.logFd : opts.logFile ? { file: opts.logFile, append: true } : 'ignore';
   return execa(file, args, {
     reject: false,
     env: opts.env,
