@@ -89,6 +89,11 @@ function installExitHook(): void {
 export interface NetLabOptions {
   run?: Runner;
   logger?: Logger;
+  /**
+   * Outlive this process (the lab): namespaces are named `bvlab-<tag>-<name>`, never
+   * removed at exit or as leftovers, and found again with `NetLab.attach(tag)`.
+   */
+  persistent?: boolean;
 }
 
 export interface NsOptions {
@@ -101,12 +106,14 @@ export class NetLab {
   private readonly run: Runner;
   private readonly logger: Logger | undefined;
   private readonly names = new Map<string, string>();
+  private readonly prefix: string;
   private destroyed = false;
 
   private constructor(tag: string, opts: NetLabOptions) {
     this.tag = tag;
     this.run = opts.run ?? defaultRun;
     this.logger = opts.logger;
+    this.prefix = opts.persistent ? `bvlab-${tag}-` : `bv${process.pid}-${tag}-`;
   }
 
   /** A new lab; first removes leftovers of dead owners. `tag` must be short ([a-z0-9]). */
@@ -116,8 +123,19 @@ export class NetLab {
     const removed = cleanLeftovers();
     if (removed.length) opts.logger?.warn({ removed }, 'removed namespaces left by a dead run');
     const lab = new NetLab(tag, opts);
-    installExitHook();
-    liveLabs.add(lab);
+    if (!opts.persistent) {
+      installExitHook();
+      liveLabs.add(lab);
+    }
+    return lab;
+  }
+
+  /** The persistent lab `tag` as it exists now (its namespaces found in /run/netns). */
+  static attach(tag: string, opts: Omit<NetLabOptions, 'persistent'> = {}): NetLab {
+    const lab = new NetLab(tag, { ...opts, persistent: true });
+    for (const full of listNetns()) {
+      if (full.startsWith(lab.prefix)) lab.names.set(full.slice(lab.prefix.length), full);
+    }
     return lab;
   }
 
@@ -134,7 +152,7 @@ export class NetLab {
 
   async addNs(name: string, opts: NsOptions = {}): Promise<string> {
     if (this.names.has(name)) throw new BgpvsError(`namespace ${name} exists in lab ${this.tag}`);
-    const full = `bv${process.pid}-${this.tag}-${name}`;
+    const full = `${this.prefix}${name}`;
     await this.run(['ip', 'netns', 'add', full]);
     this.names.set(name, full);
     await this.exec(name, ['ip', 'link', 'set', 'lo', 'up']);
