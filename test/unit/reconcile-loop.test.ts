@@ -1,0 +1,141 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ReconcileLoop, type LoopClock, type PassResult } from '../../src/reconcile/loop.js';
+import { silentLogger } from '../../src/observability/logger.js';
+
+/** A manual clock: timers fire only when the test advances time. */
+class FakeClock implements LoopClock {
+  t = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private seq = 0;
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+  clearTimeout(h: unknown): void {
+    this.timers.delete(h as number);
+  }
+  now(): number {
+    return this.t;
+  }
+  pendingDelays(): number[] {
+    return [...this.timers.values()].map((x) => x.at - this.t).sort((a, b) => a - b);
+  }
+  advance(ms: number): void {
+    this.t += ms;
+    for (const [id, x] of [...this.timers]) {
+      if (x.at <= this.t) {
+        this.timers.delete(id);
+        x.fn();
+      }
+    }
+  }
+}
+
+function gate() {
+  let open!: () => void;
+  const p = new Promise<void>((r) => (open = r));
+  return { p, open };
+}
+
+test('loop: triggers during a pass coalesce into exactly one more pass; passes never overlap', async () => {
+  const reasons: string[] = [];
+  let concurrent = 0;
+  let maxConcurrent = 0;
+  const first = gate();
+  const loop = new ReconcileLoop({
+    name: 't',
+    logger: silentLogger(),
+    resyncMs: 0,
+    clock: new FakeClock(),
+    pass: async (reason): Promise<PassResult> => {
+      concurrent++;
+      maxConcurrent = Math.max(maxConcurrent, concurrent);
+      reasons.push(reason);
+      if (reasons.length === 1) await first.p;
+      concurrent--;
+      return { failures: [] };
+    },
+  });
+  loop.start();
+  for (let i = 0; i < 50; i++) loop.trigger(`ev${i}`);
+  first.open();
+  await loop.idle();
+  assert.deepEqual(reasons, ['start', 'ev0']);
+  assert.equal(maxConcurrent, 1);
+});
+
+test('loop: a failed pass is retried with exponential backoff, reset after success', async () => {
+  const clock = new FakeClock();
+  let calls = 0;
+  const outcomes: string[] = [];
+  const loop = new ReconcileLoop({
+    name: 't',
+    logger: silentLogger(),
+    resyncMs: 0,
+    clock,
+    backoff: { initialMs: 100, maxMs: 350 },
+    onPass: (o) => outcomes.push(o),
+    pass: async () => ({ failures: ++calls <= 4 ? [new Error(`boom ${calls}`)] : [] }),
+  });
+  loop.start();
+  await loop.idle();
+  const delays: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    delays.push(clock.pendingDelays()[0]!);
+    clock.advance(clock.pendingDelays()[0]!);
+    await loop.idle();
+  }
+  assert.deepEqual(delays, [100, 200, 350, 350]);
+  assert.deepEqual(outcomes, ['failed', 'failed', 'failed', 'failed', 'ok']);
+  assert.deepEqual(clock.pendingDelays(), [], 'no retry after success');
+});
+
+test('loop: a thrown error counts as a failure, and all failures of a pass are kept', async () => {
+  const results: PassResult[] = [];
+  const loop = new ReconcileLoop({
+    name: 't',
+    logger: silentLogger(),
+    resyncMs: 0,
+    clock: new FakeClock(),
+    onPass: (_o, _ms, r) => results.push(r),
+    pass: async (reason) => {
+      if (reason === 'start') throw new Error('thrown');
+      return { failures: [new Error('a'), new Error('b')] };
+    },
+  });
+  loop.start();
+  await loop.idle();
+  loop.trigger('x');
+  await loop.idle();
+  assert.deepEqual(results.map((r) => r.failures.map((e) => e.message)), [['thrown'], ['a', 'b']]);
+  loop.stop();
+});
+
+test('loop: the resync timer forces a pass; stop() cancels it', async () => {
+  const clock = new FakeClock();
+  const reasons: string[] = [];
+  const loop = new ReconcileLoop({
+    name: 't',
+    logger: silentLogger(),
+    resyncMs: 1000,
+    clock,
+    pass: async (r) => {
+      reasons.push(r);
+      return { failures: [] };
+    },
+  });
+  loop.start();
+  await loop.idle();
+  clock.advance(999);
+  await loop.idle();
+  assert.deepEqual(reasons, ['start']);
+  clock.advance(1);
+  await loop.idle();
+  assert.deepEqual(reasons, ['start', 'resync']);
+  loop.stop();
+  clock.advance(5000);
+  await loop.idle();
+  assert.deepEqual(reasons, ['start', 'resync']);
+});
