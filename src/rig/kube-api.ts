@@ -308,10 +308,10 @@ function writePidFile(dir: string, processes: PidRecord[], keep: boolean): void 
 }
 
 /**
- * Kill the daemons of instances whose owner process is gone, and remove their directories.
- * Only PIDs whose start time still matches the record are killed (never a reused PID), and
- * only directories named `bgpvs-kubeapi-*` holding a pid file are looked at.
- * Returns the number of directories removed.
+ * Kill the daemons of instances whose owner process is gone, and remove their directories
+ * (a directory kept with `keepDir` stays). Only PIDs whose start time still matches the
+ * record are killed (never a reused PID), and only directories named `bgpvs-kubeapi-*`
+ * holding a pid file are looked at. Returns the number of directories removed.
  */
 export function cleanLeftovers(root: string = tmpdir(), logger: Logger = silentLogger()): number {
   let removed = 0;
@@ -543,6 +543,7 @@ export class KubeApi {
 
   /** (Re)start the API server on the same port with the same certificates; resolves when ready. */
   async startApiServer(): Promise<void> {
+    if (this.stopping) throw new BgpvsError(`KubeApi in ${this.dir} was stopped; start a new one`);
     if (this.apiServer.running) return;
     const t0 = Date.now();
     this.startDaemon(this.apiServer);
