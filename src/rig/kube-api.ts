@@ -561,8 +561,12 @@ export class KubeApi {
     this.apiServer.signal('SIGCONT');
   }
 
-  /** Kill both daemons (by PID: SIGTERM, then SIGKILL) and remove the directory. Idempotent. */
-  stop(graceMs = 5_000): Promise<void> {
+  /**
+   * Kill both daemons (by PID: SIGTERM, then SIGKILL after `graceMs`) and remove the
+   * directory. Idempotent. The short default grace saves ~0.8 s per instance: the API server
+   * lingers ~1 s after SIGTERM, and nothing of a throwaway instance needs a clean shutdown.
+   */
+  stop(graceMs = 500): Promise<void> {
     this.stopping ??= (async () => {
       await this.apiServer.stop(graceMs);
       await this.etcd.stop(graceMs);
