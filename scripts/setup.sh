@@ -32,10 +32,10 @@ setup_apt() {
   for s in frr bird; do systemctl disable --now "$s" >/dev/null 2>&1 || true; done
 }
 
-# go_build NAME VERSION MODULE PACKAGE [REPLACES]: builds PACKAGE (of MODULE) at VERSION in a
-# throwaway module under the cache and installs it as $CACHE/bin/NAME-VERSION.
+# go_build NAME VERSION MODULE PACKAGE [REPLACES] [LDFLAGS]: builds PACKAGE (of MODULE) at
+# VERSION in a throwaway module under the cache and installs it as $CACHE/bin/NAME-VERSION.
 go_build() {
-  local name=$1 version=$2 module=$3 pkg=$4
+  local name=$1 version=$2 module=$3 pkg=$4 ldflags=${6:-}
   local out="$CACHE/bin/$name-$version"
   if [ -x "$out" ]; then log "go: $name $version cached"; ln -sfn "$out" "$CACHE/bin/$name"; return; fi
   local dir="$CACHE/build/$name-$version"
@@ -46,7 +46,7 @@ go_build() {
     # go get on the package (not just the module) records every dependency it imports.
     go get "$pkg@$version" >/dev/null 2>&1 || go get "$pkg@$version"
     log "go: building $name $version ($pkg)"
-    CGO_ENABLED=0 go build -trimpath -o "$out.tmp" "$pkg"
+    CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg"
   )
   mv "$out.tmp" "$out"
   ln -sfn "$out" "$CACHE/bin/$name"
@@ -72,7 +72,11 @@ setup_go() {
   go_build gobgp "$GOBGP_VERSION" github.com/osrg/gobgp/v4 github.com/osrg/gobgp/v4/cmd/gobgp
   go_build etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3
   if [ ! -x "$CACHE/bin/kube-apiserver-$KUBERNETES_VERSION" ]; then
-    go_build kube-apiserver "$KUBERNETES_VERSION" k8s.io/kubernetes k8s.io/kubernetes/cmd/kube-apiserver "$(k8s_replaces)"
+    # Stamp the version the way Kubernetes' own build does, so /version reports it.
+    local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+    local vpkg=k8s.io/component-base/version
+    go_build kube-apiserver "$KUBERNETES_VERSION" k8s.io/kubernetes k8s.io/kubernetes/cmd/kube-apiserver "$(k8s_replaces)" \
+      "-X $vpkg.gitVersion=$KUBERNETES_VERSION -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean"
   else
     go_build kube-apiserver "$KUBERNETES_VERSION" - -
   fi
