@@ -20,3 +20,25 @@ test('lab: the shipped topology builds with namespaces; client reaches every nod
   const hash = await lab.exec('router1', ['sysctl', '-n', 'net.ipv4.fib_multipath_hash_policy']);
   assert.equal(hash.stdout.trim(), '1');
 });
+
+test('lab: pods on per-node bridges reach each other across nodes; the responder names itself and the client', { skip: !root && 'needs root' }, async (t) => {
+  const { setupPodNetwork, addPod, startResponder } = await import('../../src/lab/pods.js');
+  const topo = parseTopology(readFileSync(new URL('../../lab/bgpvs.clab.yml', import.meta.url), 'utf8'));
+  const lab = await NetLab.create('labpods');
+  t.after(() => lab.destroy());
+  await buildTopology(lab, topo);
+  const nodes = topo.nodes.filter((n) => n.role === 'node');
+  await setupPodNetwork(lab, nodes);
+  const a = await addPod(lab, nodes[0]!, 1);
+  const b = await addPod(lab, nodes[1]!, 1);
+  startResponder(lab, b, 8080);
+  let answer = '';
+  for (let i = 0; i < 50 && !answer; i++) {
+    const r = await lab.exec(a.ns, ['socat', '-T', '2', 'STDIO', `TCP:${b.ip}:8080,connect-timeout=1`], { allowFailure: true, input: '' });
+    answer = r.stdout.trim();
+    if (!answer) await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.equal(answer, `${b.name} ${a.ip}`);
+  const udp = await lab.exec(a.ns, ['socat', '-T', '2', 'STDIO', `UDP:${b.ip}:8080`], { input: 'x\n' });
+  assert.equal(udp.stdout.trim(), `${b.name} ${a.ip}`);
+});
