@@ -70,6 +70,8 @@ export type SkipReason =
   | 'noLocalReadyEndpoints'
   | 'noReadyEndpoints'
   | 'nodeNotEligible'
+  /** An address in the Service's spec or status that does not parse as an IP. */
+  | 'invalidIP'
   | `invalidAnnotation: ${string}`;
 
 /** Why each of a Service's IPs is, or is not, advertised by this node. */

@@ -1,0 +1,151 @@
+/**
+ * A ServiceView → what one node wants for that Service alone: its virtual servers, its
+ * claims on prefixes, and a decision per IP. The builder merges fragments of all Services.
+ */
+import type { BgpCommunities, IpFamily, RealServer, ServiceDecision, SkipReason, VirtualServer } from '../model/types.js';
+import type { CompiledPool } from './config.js';
+import { cidrContains, hostPrefix } from './ip.js';
+import type { ServiceSkip, ServiceView, ViewBackend, ViewIp } from './service-view.js';
+
+export interface NodeContext {
+  nodeName: string;
+  eligible: boolean;
+  pools: readonly CompiledPool[];
+}
+
+/** One Service's wish that this node announce a prefix. */
+export interface PrefixClaim extends BgpCommunities {
+  prefix: string;
+  family: IpFamily;
+  service: string;
+  /** Local ready endpoint addresses behind it for this Service. */
+  localReady: readonly string[];
+  /** Pool asks for weighted ECMP and this Service's policy for the IP is Local. */
+  weighted: boolean;
+}
+
+export interface ServiceFragment {
+  service: string;
+  virtualServers: readonly VirtualServer[];
+  claims: readonly PrefixClaim[];
+  decisions: readonly ServiceDecision[];
+}
+
+export const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+const NO_ATTRS: BgpCommunities = { communities: [], largeCommunities: [] };
+
+/** BGP attributes of the most specific pool containing ip. */
+export function poolFor(ip: ViewIp, pools: readonly CompiledPool[]): { attrs: BgpCommunities; weightedEcmp: boolean } {
+  let best: CompiledPool | undefined;
+  let bestLen = -1;
+  for (const p of pools) {
+    for (const c of p.cidrs) {
+      if (c.range[1] > bestLen && cidrContains(c, ip)) {
+        best = p;
+        bestLen = c.range[1];
+      }
+    }
+  }
+  if (!best) return { attrs: NO_ATTRS, weightedEcmp: false };
+  const a = best.attrs;
+  return {
+    attrs: {
+      communities: [...a.communities].sort(cmp),
+      largeCommunities: [...a.largeCommunities].sort(cmp),
+      ...(a.localPref !== undefined ? { localPref: a.localPref } : {}),
+    },
+    weightedEcmp: a.weightedEcmp,
+  };
+}
+
+const rank = (b: ViewBackend) => (b.ready ? 2 : b.serving && b.terminating ? 1 : 0);
+
+/**
+ * Real servers as kube-proxy picks endpoints: the ready ones, plus serving-terminating ones at
+ * weight 0 so their connections drain; when none is ready, the serving-terminating ones carry
+ * traffic. Duplicates (an endpoint in two slices) keep their best state.
+ */
+export function selectRealServers(backends: readonly ViewBackend[]): RealServer[] {
+  const best = new Map<string, ViewBackend>();
+  for (const b of backends) {
+    if (rank(b) === 0) continue;
+    const k = `${b.address}|${b.port}`;
+    const prev = best.get(k);
+    if (!prev || rank(b) > rank(prev)) best.set(k, b);
+  }
+  let anyReady = false;
+  for (const b of best.values()) if (b.ready) anyReady = true;
+  const out: RealServer[] = [];
+  for (const b of best.values()) {
+    const node = b.nodeName !== undefined ? { nodeName: b.nodeName } : {};
+    if (b.ready) out.push({ address: b.address, port: b.port, weight: 1, ...node });
+    else out.push({ address: b.address, port: b.port, weight: anyReady ? 0 : 1, ...node, terminating: true });
+  }
+  return out.sort((x, y) => cmp(x.address, y.address) || x.port - y.port);
+}
+
+export function skipFragment(skip: ServiceSkip): ServiceFragment {
+  const notes = skip.notes.length ? { notes: skip.notes } : {};
+  const decisions: ServiceDecision[] =
+    skip.ips.length === 0
+      ? [{ service: skip.key, advertised: false, reason: skip.reason, ...notes }]
+      : [...skip.ips].sort(cmp).map((ip) => ({ service: skip.key, ip, advertised: false, reason: skip.reason, ...notes }));
+  return { service: skip.key, virtualServers: [], claims: [], decisions };
+}
+
+export function viewFragment(view: ServiceView, ctx: NodeContext): ServiceFragment {
+  const virtualServers: VirtualServer[] = [];
+  const claims: PrefixClaim[] = [];
+  const decisions: ServiceDecision[] = [];
+  const notes = view.notes.length ? { notes: view.notes } : {};
+
+  for (const ip of view.ips) {
+    const local = ip.policy === 'Local';
+    const localReady = new Set<string>();
+    let programmed = 0;
+    for (const p of view.ports) {
+      const candidates: ViewBackend[] = [];
+      for (const b of p.backends) {
+        if (b.family !== ip.family) continue;
+        const isLocal = b.nodeName === ctx.nodeName;
+        if (isLocal && b.ready) localReady.add(b.address);
+        if (!local || isLocal) candidates.push(b);
+      }
+      const realServers = selectRealServers(candidates);
+      if (realServers.length === 0) continue;
+      programmed++;
+      virtualServers.push({
+        vip: ip.ip,
+        protocol: p.protocol,
+        port: p.port,
+        family: ip.family,
+        scheduler: view.scheduler,
+        schedulerFlags: view.schedulerFlags,
+        persistenceSeconds: view.persistenceSeconds,
+        forwarding: view.forwarding,
+        realServers,
+        services: [view.key],
+      });
+    }
+    let reason: SkipReason | undefined;
+    if (!ctx.eligible) reason = 'nodeNotEligible';
+    else if (local && localReady.size === 0) reason = 'noLocalReadyEndpoints';
+    else if (programmed === 0) reason = 'noReadyEndpoints';
+    decisions.push({ service: view.key, ip: ip.ip, advertised: reason === undefined, ...(reason ? { reason } : {}), ...notes });
+    if (reason === undefined) {
+      const pool = poolFor(ip, ctx.pools);
+      claims.push({
+        prefix: hostPrefix(ip),
+        family: ip.family,
+        service: view.key,
+        localReady: [...localReady].sort(cmp),
+        weighted: pool.weightedEcmp && local,
+        ...pool.attrs,
+      });
+    }
+  }
+  for (const ig of view.ignored) decisions.push({ service: view.key, ip: ig.ip, advertised: false, reason: ig.reason, ...notes });
+  decisions.sort((a, b) => cmp(a.ip ?? '', b.ip ?? ''));
+  return { service: view.key, virtualServers, claims, decisions };
+}
