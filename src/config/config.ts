@@ -1,0 +1,279 @@
+/**
+ * The agent's config: flags, env and a ConfigMap file → one frozen, validated Config.
+ * Precedence: flag > env > file > default. Every error names the flag/field, and the agent
+ * exits 1 before any watch starts.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors.js';
+import type { ForwardingMethod, Scheduler } from '../model/types.js';
+import type { CoexistMode } from '../coexist/detect.js';
+import { parseAsn, parseBool, parseCidr, parseDuration, parseEnum, parseHostPort, parseInt, parseIp } from './parse.js';
+
+export interface StaticPeer {
+  address: string;
+  asn: number;
+  port: number;
+  password?: string;
+  holdTimeSeconds?: number;
+  keepaliveSeconds?: number;
+  bfd?: { minRxMs: number; minTxMs: number; multiplier: number };
+  ebgpMultihop?: number;
+  sourceAddress?: string;
+}
+
+export interface Config {
+  nodeName: string;
+  /** The node's address for next-hops and router-id; else its InternalIP. */
+  nodeAddress?: string;
+  kubeconfig?: string;
+  logLevel: string;
+  metrics: { host: string; port: number };
+  resyncMs: number;
+  dataplane: 'auto' | 'ipvs' | 'nft';
+  service: {
+    loadBalancerClass: string;
+    handleClasslessServices: boolean;
+    advertiseClusterIPs: boolean;
+    advertiseExternalIPs: boolean;
+    defaultScheduler: Scheduler;
+    defaultForwarding: ForwardingMethod;
+  };
+  bgp: {
+    asn: number;
+    routerId?: string;
+    /** -1: never listen on 179, only connect out. */
+    listenPort: number;
+    gobgpd: { mode: 'child'; grpcPort: number } | { mode: 'external'; host: string; port: number };
+    gracefulShutdownMs: number;
+    coexistence: CoexistMode;
+    allowWriteCniConfig: boolean;
+    peers: StaticPeer[];
+    /** Extra CIDRs the export policy lets out besides the IP pools (e.g. a cluster-IP range). */
+    exportCidrs: string[];
+  };
+  ipam: { enabled: boolean; leaseNamespace: string; leaseName: string; leaseDurationMs: number };
+}
+
+type Raw = Record<string, unknown>;
+
+/** Flag names are the dotted field paths in kebab-case: --bgp.asn, --service.load-balancer-class. */
+const FIELDS = {
+  nodeName: 'node-name',
+  nodeAddress: 'node-address',
+  kubeconfig: 'kubeconfig',
+  logLevel: 'log-level',
+  metricsAddress: 'metrics-address',
+  resync: 'resync',
+  dataplane: 'dataplane',
+  lbClass: 'service.load-balancer-class',
+  classless: 'service.handle-classless',
+  clusterIps: 'service.advertise-cluster-ips',
+  externalIps: 'service.advertise-external-ips',
+  scheduler: 'service.default-scheduler',
+  forwarding: 'service.default-forwarding',
+  asn: 'bgp.asn',
+  routerId: 'bgp.router-id',
+  listenPort: 'bgp.listen-port',
+  gobgpd: 'bgp.gobgpd',
+  drain: 'bgp.graceful-shutdown',
+  coexistence: 'bgp.coexistence',
+  allowWriteCni: 'bgp.allow-write-cni-config',
+  peers: 'bgp.peers',
+  exportCidrs: 'bgp.export-cidrs',
+  ipam: 'ipam.enabled',
+  leaseNs: 'ipam.lease-namespace',
+  leaseDuration: 'ipam.lease-duration',
+} as const;
+
+const envName = (flag: string) => `BGPVS_${flag.replace(/[.-]/g, '_').toUpperCase()}`;
+
+/** `--a.b=v` / `--a.b v` → { 'a.b': 'v' }; a bare `--flag` is 'true'. */
+export function parseArgv(argv: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) throw new ConfigError(a, 'unexpected argument (flags are --name=value)');
+    const eq = a.indexOf('=');
+    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
+    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) out[a.slice(2)] = argv[++i]!;
+    else out[a.slice(2)] = 'true';
+  }
+  return out;
+}
+
+/** Flatten a YAML ConfigMap document into dotted kebab-case keys (`bgp: {asn: 1}` → bgp.asn). */
+function flatten(doc: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
+  if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
+    for (const [k, v] of Object.entries(doc as Raw)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      if (key === FIELDS.peers || key === FIELDS.exportCidrs) out[key] = v;
+      else flatten(v, key, out);
+    }
+  } else if (prefix) {
+    out[prefix] = doc;
+  }
+  return out;
+}
+
+export interface ConfigSources {
+  argv?: readonly string[];
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Path of the ConfigMap file (also --config / BGPVS_CONFIG). */
+  file?: string;
+  readFile?: (p: string) => string;
+}
+
+export function loadConfig(src: ConfigSources): Readonly<Config> {
+  const flags = parseArgv(src.argv ?? []);
+  const env = src.env ?? {};
+  const filePath = flags.config ?? env.BGPVS_CONFIG ?? src.file;
+  delete flags.config;
+  const known = new Set<string>(Object.values(FIELDS));
+  for (const f of Object.keys(flags)) if (!known.has(f)) throw new ConfigError(`--${f}`, 'unknown flag');
+  let file: Record<string, unknown> = {};
+  if (filePath) {
+    let text: string;
+    try {
+      text = (src.readFile ?? ((p) => readFileSync(p, 'utf8')))(filePath);
+    } catch (err) {
+      throw new ConfigError('--config', `cannot read ${filePath}`, { cause: err });
+    }
+    try {
+      file = flatten(parseYaml(text));
+    } catch (err) {
+      throw new ConfigError(filePath, `not valid YAML: ${(err as Error).message}`, { cause: err });
+    }
+    for (const f of Object.keys(file)) if (!known.has(f)) throw new ConfigError(`${filePath}: ${f}`, 'unknown field');
+  }
+  /** The raw value and the name to blame in errors. */
+  const get = (flag: string): [string, unknown] | undefined => {
+    if (flags[flag] !== undefined) return [`--${flag}`, flags[flag]];
+    const e = env[envName(flag)];
+    if (e !== undefined && e !== '') return [envName(flag), e];
+    if (file[flag] !== undefined) return [`${filePath}: ${flag}`, file[flag]];
+    return undefined;
+  };
+  const str = <T>(flag: string, fn: (field: string, v: string) => T, dflt: T): T => {
+    const g = get(flag);
+    return g ? fn(g[0], String(g[1])) : dflt;
+  };
+  const opt = <T>(flag: string, fn: (field: string, v: string) => T): T | undefined => {
+    const g = get(flag);
+    return g ? fn(g[0], String(g[1])) : undefined;
+  };
+  const structured = (flag: string): [string, unknown] | undefined => {
+    const g = get(flag);
+    if (!g) return undefined;
+    if (typeof g[1] !== 'string') return g;
+    try {
+      return [g[0], JSON.parse(g[1])];
+    } catch (err) {
+      throw new ConfigError(g[0], 'must be JSON', { cause: err });
+    }
+  };
+
+  const nodeName = opt(FIELDS.nodeName, (_f, v) => v.trim()) ?? env.NODE_NAME;
+  if (!nodeName) throw new ConfigError(`--${FIELDS.nodeName}`, 'required (or env NODE_NAME, from the downward API)');
+  const metrics = str(FIELDS.metricsAddress, parseHostPort, { host: '0.0.0.0', port: 9254 });
+  const gobgpdRaw = str(FIELDS.gobgpd, (_f, v) => v.trim(), 'child:50051');
+  let gobgpd: Config['bgp']['gobgpd'];
+  if (gobgpdRaw.startsWith('child:')) gobgpd = { mode: 'child', grpcPort: parseInt(`--${FIELDS.gobgpd}`, gobgpdRaw.slice(6), 1, 65535) };
+  else gobgpd = { mode: 'external', ...parseHostPort(`--${FIELDS.gobgpd}`, gobgpdRaw) };
+
+  const peersRaw = structured(FIELDS.peers);
+  const peers: StaticPeer[] = [];
+  if (peersRaw) {
+    const [field, list] = peersRaw;
+    if (!Array.isArray(list)) throw new ConfigError(field, 'must be a list of peers');
+    list.forEach((p: unknown, i) => peers.push(parsePeer(`${field}[${i}]`, p)));
+  }
+  const exportRaw = structured(FIELDS.exportCidrs);
+  const exportCidrs: string[] = [];
+  if (exportRaw) {
+    const [field, list] = exportRaw;
+    if (!Array.isArray(list)) throw new ConfigError(field, 'must be a list of CIDRs');
+    list.forEach((c: unknown, i) => exportCidrs.push(parseCidr(`${field}[${i}]`, String(c))));
+  }
+  const asn = opt(FIELDS.asn, parseAsn);
+  if (asn === undefined) throw new ConfigError(`--${FIELDS.asn}`, 'required: the node\'s BGP ASN');
+
+  const cfg: Config = {
+    nodeName,
+    ...(get(FIELDS.nodeAddress) ? { nodeAddress: str(FIELDS.nodeAddress, parseIp, '') } : {}),
+    ...(get(FIELDS.kubeconfig) ? { kubeconfig: str(FIELDS.kubeconfig, (_f, v) => v, '') } : {}),
+    logLevel: str(FIELDS.logLevel, (f, v) => parseEnum(f, v, ['trace', 'debug', 'info', 'warn', 'error'] as const), 'info'),
+    metrics,
+    resyncMs: str(FIELDS.resync, parseDuration, 300_000),
+    dataplane: str(FIELDS.dataplane, (f, v) => parseEnum(f, v, ['auto', 'ipvs', 'nft'] as const), 'auto'),
+    service: {
+      loadBalancerClass: str(FIELDS.lbClass, (_f, v) => v.trim(), 'bgpvs.io/bgpvs'),
+      handleClasslessServices: str(FIELDS.classless, parseBool, true),
+      advertiseClusterIPs: str(FIELDS.clusterIps, parseBool, false),
+      advertiseExternalIPs: str(FIELDS.externalIps, parseBool, true),
+      defaultScheduler: str(FIELDS.scheduler, (f, v) => parseEnum(f, v, ['rr', 'wrr', 'lc', 'wlc', 'sh', 'mh'] as const), 'mh'),
+      defaultForwarding: str(FIELDS.forwarding, (f, v) => parseEnum(f, v, ['tunnel', 'dr', 'nat'] as const), 'nat'),
+    },
+    bgp: {
+      asn,
+      ...(get(FIELDS.routerId) ? { routerId: str(FIELDS.routerId, parseIp, '') } : {}),
+      listenPort: str(FIELDS.listenPort, (f, v) => parseInt(f, v, -1, 65535), -1),
+      gobgpd,
+      gracefulShutdownMs: str(FIELDS.drain, parseDuration, 10_000),
+      coexistence: str(FIELDS.coexistence, (f, v) => parseEnum(f, v, ['dedicated', 'via-local-speaker', 'delegate'] as const), 'dedicated'),
+      allowWriteCniConfig: str(FIELDS.allowWriteCni, parseBool, false),
+      peers,
+      exportCidrs,
+    },
+    ipam: {
+      enabled: str(FIELDS.ipam, parseBool, true),
+      leaseNamespace: str(FIELDS.leaseNs, (_f, v) => v.trim(), 'bgpvs-system'),
+      leaseName: 'bgpvs-ipam',
+      leaseDurationMs: str(FIELDS.leaseDuration, parseDuration, 15_000),
+    },
+  };
+  return deepFreeze(cfg);
+}
+
+function parsePeer(field: string, raw: unknown): StaticPeer {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(field, 'must be a mapping');
+  const p = raw as Raw;
+  const s = (k: string) => (p[k] === undefined ? undefined : String(p[k]));
+  for (const k of Object.keys(p)) {
+    if (!['address', 'asn', 'port', 'password', 'holdTime', 'keepalive', 'bfd', 'ebgpMultihop', 'sourceAddress'].includes(k)) {
+      throw new ConfigError(`${field}.${k}`, 'unknown field');
+    }
+  }
+  if (s('address') === undefined) throw new ConfigError(`${field}.address`, 'required');
+  if (s('asn') === undefined) throw new ConfigError(`${field}.asn`, 'required');
+  const peer: StaticPeer = {
+    address: parseIp(`${field}.address`, s('address')!),
+    asn: parseAsn(`${field}.asn`, s('asn')!),
+    port: s('port') === undefined ? 179 : parseInt(`${field}.port`, s('port')!, 1, 65535),
+  };
+  if (s('password') !== undefined) peer.password = s('password')!;
+  if (s('holdTime') !== undefined) peer.holdTimeSeconds = Math.round(parseDuration(`${field}.holdTime`, s('holdTime')!) / 1000);
+  if (s('keepalive') !== undefined) peer.keepaliveSeconds = Math.round(parseDuration(`${field}.keepalive`, s('keepalive')!) / 1000);
+  if (s('ebgpMultihop') !== undefined) peer.ebgpMultihop = parseInt(`${field}.ebgpMultihop`, s('ebgpMultihop')!, 1, 255);
+  if (s('sourceAddress') !== undefined) peer.sourceAddress = parseIp(`${field}.sourceAddress`, s('sourceAddress')!);
+  if (p.bfd !== undefined) {
+    if (p.bfd === true || p.bfd === 'true') peer.bfd = { minRxMs: 300, minTxMs: 300, multiplier: 3 };
+    else if (p.bfd && typeof p.bfd === 'object') {
+      const b = p.bfd as Raw;
+      peer.bfd = {
+        minRxMs: b.minRx === undefined ? 300 : parseDuration(`${field}.bfd.minRx`, String(b.minRx)),
+        minTxMs: b.minTx === undefined ? 300 : parseDuration(`${field}.bfd.minTx`, String(b.minTx)),
+        multiplier: b.multiplier === undefined ? 3 : parseInt(`${field}.bfd.multiplier`, String(b.multiplier), 1, 255),
+      };
+    } else if (!(p.bfd === false || p.bfd === 'false')) throw new ConfigError(`${field}.bfd`, 'must be true, false or {minRx, minTx, multiplier}');
+  }
+  return peer;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig } from '../../src/config/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+const FILE = `
+node-address: 10.0.0.11
+bgp:
+  asn: 65001
+  gobgpd: child:50052
+  graceful-shutdown: 5s
+  peers:
+    - address: 10.0.0.1
+      asn: 64512
+      bfd: {minRx: 100ms, minTx: 100ms, multiplier: 3}
+      holdTime: 9s
+    - address: 10.0.0.2
+      asn: 64512
+      port: 1179
+      sourceAddress: 10.0.0.111
+  export-cidrs: [10.96.0.0/16]
+service:
+  load-balancer-class: example.com/lb
+dataplane: nft
+`;
+const files = { '/etc/bgpvs/config.yaml': FILE };
+const readFile = (p: string) => {
+  const t = (files as Record<string, string>)[p];
+  if (t === undefined) throw new Error('ENOENT');
+  return t;
+};
+
+test('config: file values, defaults, and flag > env > file precedence', () => {
+  const c = loadConfig({
+    argv: ['--config=/etc/bgpvs/config.yaml', '--dataplane', 'ipvs'],
+    env: { NODE_NAME: 'node1', BGPVS_DATAPLANE: 'auto', BGPVS_LOG_LEVEL: 'debug' },
+    readFile,
+  });
+  assert.equal(c.nodeName, 'node1');
+  assert.equal(c.nodeAddress, '10.0.0.11');
+  assert.equal(c.dataplane, 'ipvs', 'flag beats env and file');
+  assert.equal(c.logLevel, 'debug', 'env beats default');
+  assert.equal(c.bgp.asn, 65001);
+  assert.deepEqual(c.bgp.gobgpd, { mode: 'child', grpcPort: 50052 });
+  assert.equal(c.bgp.listenPort, -1, 'never listens on 179 by default');
+  assert.equal(c.bgp.gracefulShutdownMs, 5000);
+  assert.deepEqual(c.bgp.peers, [
+    { address: '10.0.0.1', asn: 64512, port: 179, holdTimeSeconds: 9, bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 } },
+    { address: '10.0.0.2', asn: 64512, port: 1179, sourceAddress: '10.0.0.111' },
+  ]);
+  assert.deepEqual(c.bgp.exportCidrs, ['10.96.0.0/16']);
+  assert.equal(c.service.loadBalancerClass, 'example.com/lb');
+  assert.equal(c.service.handleClasslessServices, true);
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.bgp.peers[0]));
+});
+
+test('config: an external gobgpd sidecar', () => {
+  const c = loadConfig({ argv: ['--node-name=n', '--bgp.asn=65001', '--bgp.gobgpd=127.0.0.1:50051'] });
+  assert.deepEqual(c.bgp.gobgpd, { mode: 'external', host: '127.0.0.1', port: 50051 });
+});
+
+const bad: Array<[string, Parameters<typeof loadConfig>[0], RegExp]> = [
+  ['no node name', { argv: ['--bgp.asn=65001'] }, /^--node-name: required/],
+  ['no ASN', { argv: ['--node-name=n'] }, /^--bgp\.asn: required/],
+  ['unknown flag', { argv: ['--node-name=n', '--bgp.asm=1'] }, /^--bgp\.asm: unknown flag/],
+  ['bad env value names the env var', { argv: ['--node-name=n'], env: { BGPVS_BGP_ASN: 'x' } }, /^BGPVS_BGP_ASN: not an ASN/],
+  ['bad peer field names the index', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":"0"}]'] }, /^--bgp\.peers\[0\]\.asn: ASN out of range/],
+  ['unknown peer field', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":1,"bdf":true}]'] }, /peers\[0\]\.bdf: unknown field/],
+  ['peers not JSON', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=nope'] }, /^--bgp\.peers: must be JSON/],
+  ['unreadable file', { argv: ['--node-name=n', '--config=/nope'], readFile }, /^--config: cannot read \/nope/],
+  ['unknown file field', { argv: ['--node-name=n', '--config=/x'], readFile: () => 'bgp:\n  asm: 1\n' }, /^\/x: bgp\.asm: unknown field/],
+  ['bad dataplane', { argv: ['--node-name=n', '--bgp.asn=1', '--dataplane=ebpf'] }, /^--dataplane: must be one of auto, ipvs, nft/],
+  ['export CIDR with host bits', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.export-cidrs=["10.0.0.1/24"]'] }, /export-cidrs\[0\]: host bits set/],
+];
+for (const [name, src, re] of bad) {
+  test(`config rejects: ${name}`, () => {
+    assert.throws(() => loadConfig(src), (e: unknown) => e instanceof ConfigError && re.test(e.message));
+  });
+}
