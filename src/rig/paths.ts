@@ -45,8 +45,13 @@ export function versions(): Versions {
 
 export type Tool = 'kube-apiserver' | 'etcd' | 'gobgpd' | 'gobgp';
 
-/** Absolute path of a pinned, cached binary; throws with the fix if setup has not run. */
+/**
+ * Absolute path of a pinned, cached binary; throws with the fix if setup has not run.
+ * `BGPVS_GOBGPD`, `BGPVS_GOBGP`, ... override it (the container image sets them).
+ */
 export function toolPath(tool: Tool): string {
+  const override = process.env[`BGPVS_${tool.replace('-', '_').toUpperCase()}`];
+  if (override) return override;
   const v = versions();
   const version = tool === 'kube-apiserver' ? v.KUBERNETES_VERSION : tool === 'etcd' ? v.ETCD_VERSION : v.GOBGP_VERSION;
   const p = join(cacheDir(), 'bin', `${tool}-${version}`);
@@ -56,7 +61,7 @@ export function toolPath(tool: Tool): string {
 
 /** Include dir of GoBGP's .proto files of the pinned version: `<dir>/api/gobgp.proto`. */
 export function gobgpProtoDir(): string {
-  const p = join(cacheDir(), 'proto', `gobgp-${versions().GOBGP_VERSION}`);
+  const p = process.env.BGPVS_PROTO_DIR ?? join(cacheDir(), 'proto', `gobgp-${versions().GOBGP_VERSION}`);
   if (!existsSync(join(p, 'api', 'gobgp.proto'))) throw new BgpvsError(`GoBGP protos not found in ${p}: run scripts/setup.sh`);
   return p;
 }
