@@ -9,7 +9,8 @@
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import type { Advertisement, NodeDesiredState, ServiceDecision, VirtualServer } from '../model/types.js';
 import { compileModelConfig, type CompiledModelConfig, type ModelConfig } from './config.js';
-import { cmp, skipFragment, viewFragment, type NodeContext, type PrefixClaim, type ServiceFragment } from './node-fragment.js';
+import { skipFragment, viewFragment, type NodeContext, type PrefixClaim, type ServiceFragment } from './node-fragment.js';
+import { cmp, compareVirtualServers, vsKey } from './order.js';
 import { nodeEligibility } from './node-eligibility.js';
 import { buildServiceView, serviceKey, sliceServiceKey } from './service-view.js';
 
@@ -25,11 +26,7 @@ export function buildNodeDesiredState(snapshot: ClusterSnapshot, nodeName: strin
   return b.build();
 }
 
-export const vsKey = (v: { vip: string; protocol: string; port: number }) => `${v.vip}|${v.protocol}|${v.port}`;
 const objKey = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`;
-
-export const compareVirtualServers = (a: VirtualServer, b: VirtualServer) =>
-  cmp(a.vip, b.vip) || cmp(a.protocol, b.protocol) || a.port - b.port;
 
 interface SliceEntry {
   slice: V1EndpointSlice;

@@ -5,6 +5,7 @@
 import type { BgpCommunities, IpFamily, RealServer, ServiceDecision, SkipReason, VirtualServer } from '../model/types.js';
 import type { CompiledPool } from './config.js';
 import { cidrContains, hostPrefix } from './ip.js';
+import { cmp, compareRealServers } from './order.js';
 import type { ServiceSkip, ServiceView, ViewBackend, ViewIp } from './service-view.js';
 
 export interface NodeContext {
@@ -30,8 +31,6 @@ export interface ServiceFragment {
   claims: readonly PrefixClaim[];
   decisions: readonly ServiceDecision[];
 }
-
-export const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 const NO_ATTRS: BgpCommunities = { communities: [], largeCommunities: [] };
 
@@ -82,7 +81,7 @@ export function selectRealServers(backends: readonly ViewBackend[]): RealServer[
     if (b.ready) out.push({ address: b.address, port: b.port, weight: 1, ...node });
     else out.push({ address: b.address, port: b.port, weight: anyReady ? 0 : 1, ...node, terminating: true });
   }
-  return out.sort((x, y) => cmp(x.address, y.address) || x.port - y.port);
+  return out.sort(compareRealServers);
 }
 
 export function skipFragment(skip: ServiceSkip): ServiceFragment {
