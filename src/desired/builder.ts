@@ -65,6 +65,8 @@ export class ModelBuilder {
   private prefixKeysChanged = false;
   private servicesChanged = false;
   private outputStale = true;
+  /** How many Services the last build() recomputed (the rest came from their cached fragments). */
+  lastRecomputed = 0;
 
   constructor(cfg: ModelConfig, nodeName: string) {
     this.compiled = compileModelConfig(cfg);
@@ -145,6 +147,7 @@ export class ModelBuilder {
   /** The node's desired state; recomputes only what changed since the last call. */
   build(): NodeDesiredState {
     const ctx: NodeContext = { nodeName: this.nodeName, eligible: this.eligible, pools: this.compiled.pools };
+    this.lastRecomputed = this.dirtyServices.size;
     for (const k of this.dirtyServices) this.recomputeService(k, ctx);
     this.dirtyServices.clear();
     for (const k of this.dirtyVs) this.mergeVs(k);
