@@ -7,12 +7,12 @@
  * those fragments touch. Both give equal output for equal input; a unit test holds them to it.
  */
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
-import type { Advertisement, NodeDesiredState, ServiceDecision, VirtualServer } from '../model/types.js';
+import type { Advertisement, NodeDesiredState, ServiceDecision, VirtualServer, VirtualServerKey } from '../model/types.js';
 import { compileModelConfig, type CompiledModelConfig, type ModelConfig } from './config.js';
 import { skipFragment, viewFragment, type NodeContext, type PrefixClaim, type ServiceFragment } from './node-fragment.js';
 import { cmp, compareVirtualServers, vsKey } from './order.js';
 import { nodeEligibility } from './node-eligibility.js';
-import { buildServiceView, serviceKey, sliceServiceKey } from './service-view.js';
+import { buildServiceView, sliceServiceKey } from './service-view.js';
 
 export interface ClusterSnapshot {
   services: readonly V1Service[];
@@ -26,7 +26,28 @@ export function buildNodeDesiredState(snapshot: ClusterSnapshot, nodeName: strin
   return b.build();
 }
 
-const objKey = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`;
+/** Keys of objects already seen: a changed object is a new object, so its key is computed once. */
+const keyCache = new WeakMap<object, string>();
+function cachedKey(o: V1Service | V1EndpointSlice): string {
+  let k = keyCache.get(o);
+  if (k === undefined) keyCache.set(o, (k = `${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`));
+  return k;
+}
+
+/** First index in sorted `arr` whose element is not before the target (`before(x)` true while x < target). */
+function lowerBound<T>(arr: readonly T[], before: (x: T) => boolean): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (before(arr[mid]!)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Above this share of changed entries, re-sorting everything beats patching one by one. */
+const PATCH_LIMIT = 0.1;
 
 interface SliceEntry {
   slice: V1EndpointSlice;
@@ -44,6 +65,10 @@ export class ModelBuilder {
   private readonly slices = new Map<string, SliceEntry>();
   private readonly slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
 
+  /** The lists of the last sync(), to skip objects unchanged in place. */
+  private lastServices: readonly V1Service[] = [];
+  private lastSlices: readonly V1EndpointSlice[] = [];
+
   // derived
   private readonly fragments = new Map<string, ServiceFragment>();
   private readonly vsClaims = new Map<string, Map<string, VirtualServer>>();
@@ -53,18 +78,17 @@ export class ModelBuilder {
   /** (VIP, protocol, port) wanted by several Services → the Services that lost it, with a note. */
   private readonly conflicts = new Map<string, { vip: string; losers: readonly string[]; note: string }>();
 
+  // what changed since the last build()
   private readonly dirtyServices = new Set<string>();
-  private readonly dirtyVs = new Set<string>();
+  /** virtual-server key → its (VIP, protocol, port), to find it in the sorted output */
+  private readonly dirtyVs = new Map<string, VirtualServerKey>();
   private readonly dirtyPrefixes = new Set<string>();
+  private readonly dirtyDecisions = new Set<string>();
 
-  private vsOut: VirtualServer[] = [];
-  private adsOut: Advertisement[] = [];
-  private decisionsOut: ServiceDecision[] = [];
-  private sortedServices: string[] = [];
-  private vsKeysChanged = false;
-  private prefixKeysChanged = false;
-  private servicesChanged = false;
-  private outputStale = true;
+  // last output, sorted; patched in place on a copy
+  private vsOut: readonly VirtualServer[] = [];
+  private adsOut: readonly Advertisement[] = [];
+  private decisionsOut: readonly ServiceDecision[] = [];
   /** How many Services the last build() recomputed (the rest came from their cached fragments). */
   lastRecomputed = 0;
 
@@ -83,22 +107,47 @@ export class ModelBuilder {
     for (const k of this.services.keys()) this.dirtyServices.add(k);
   }
 
+  // The event methods (for informer handlers) and sync() (for whole snapshots) may be mixed:
+  // an event makes the next sync() compare every object rather than trust positions.
+
   upsertService(svc: V1Service): void {
-    const k = serviceKey(svc);
+    this.forgetLists();
+    this.putService(svc);
+  }
+
+  deleteService(key: string): void {
+    this.forgetLists();
+    this.removeService(key);
+  }
+
+  upsertEndpointSlice(slice: V1EndpointSlice): void {
+    this.forgetLists();
+    this.putSlice(slice);
+  }
+
+  deleteEndpointSlice(key: string): void {
+    this.forgetLists();
+    this.removeSlice(key);
+  }
+
+  private forgetLists(): void {
+    this.lastServices = [];
+    this.lastSlices = [];
+  }
+
+  private putService(svc: V1Service): void {
+    const k = cachedKey(svc);
     if (this.services.get(k) === svc) return;
-    if (!this.services.has(k)) this.servicesChanged = true;
     this.services.set(k, svc);
     this.dirtyServices.add(k);
   }
 
-  deleteService(key: string): void {
-    if (!this.services.delete(key)) return;
-    this.servicesChanged = true;
-    this.dirtyServices.add(key);
+  private removeService(key: string): void {
+    if (this.services.delete(key)) this.dirtyServices.add(key);
   }
 
-  upsertEndpointSlice(slice: V1EndpointSlice): void {
-    const k = objKey(slice);
+  private putSlice(slice: V1EndpointSlice): void {
+    const k = cachedKey(slice);
     const prev = this.slices.get(k);
     if (prev?.slice === slice) return;
     if (prev) this.unlinkSlice(k, prev);
@@ -112,7 +161,7 @@ export class ModelBuilder {
     }
   }
 
-  deleteEndpointSlice(key: string): void {
+  private removeSlice(key: string): void {
     const prev = this.slices.get(key);
     if (!prev) return;
     this.slices.delete(key);
@@ -127,21 +176,30 @@ export class ModelBuilder {
     this.dirtyServices.add(e.service);
   }
 
-  /** Brings the inputs to `snapshot`, noticing changes by object identity (informer caches replace changed objects). */
+  /**
+   * Brings the inputs to `snapshot`, noticing changes by object identity (informer caches
+   * replace a changed object with a new one). Keys (namespace/name) are unique within each
+   * list, as in any Kubernetes list.
+   */
   sync(snapshot: ClusterSnapshot): void {
     this.setNode(snapshot.nodes.find((n) => n.metadata?.name === this.nodeName));
-    const seenSvc = new Set<string>();
-    for (const s of snapshot.services) {
-      seenSvc.add(serviceKey(s));
-      this.upsertService(s);
+    const { lastServices, lastSlices } = this;
+    snapshot.services.forEach((s, i) => {
+      if (s !== lastServices[i]) this.putService(s); // same object at the same place: unchanged
+    });
+    if (this.services.size > snapshot.services.length) {
+      const seen = new Set(snapshot.services.map(cachedKey));
+      for (const k of [...this.services.keys()]) if (!seen.has(k)) this.removeService(k);
     }
-    for (const k of [...this.services.keys()]) if (!seenSvc.has(k)) this.deleteService(k);
-    const seenSlice = new Set<string>();
-    for (const s of snapshot.endpointSlices) {
-      seenSlice.add(objKey(s));
-      this.upsertEndpointSlice(s);
+    this.lastServices = snapshot.services;
+    snapshot.endpointSlices.forEach((s, i) => {
+      if (s !== lastSlices[i]) this.putSlice(s);
+    });
+    if (this.slices.size > snapshot.endpointSlices.length) {
+      const seen = new Set(snapshot.endpointSlices.map(cachedKey));
+      for (const k of [...this.slices.keys()]) if (!seen.has(k)) this.removeSlice(k);
     }
-    for (const k of [...this.slices.keys()]) if (!seenSlice.has(k)) this.deleteEndpointSlice(k);
+    this.lastSlices = snapshot.endpointSlices;
   }
 
   /** The node's desired state; recomputes only what changed since the last call. */
@@ -150,77 +208,93 @@ export class ModelBuilder {
     this.lastRecomputed = this.dirtyServices.size;
     for (const k of this.dirtyServices) this.recomputeService(k, ctx);
     this.dirtyServices.clear();
-    for (const k of this.dirtyVs) this.mergeVs(k);
-    this.dirtyVs.clear();
+    for (const k of this.dirtyVs.keys()) this.mergeVs(k);
     for (const p of this.dirtyPrefixes) this.mergePrefix(p);
-    this.dirtyPrefixes.clear();
-    if (this.outputStale) this.renderOutput();
+    this.renderVirtualServers();
+    this.renderAdvertisements();
+    this.renderDecisions();
     return { virtualServers: this.vsOut, advertisements: this.adsOut, decisions: this.decisionsOut };
   }
 
   private recomputeService(k: string, ctx: NodeContext): void {
     const old = this.fragments.get(k);
     if (old) {
-      for (const vs of old.virtualServers) this.dropClaim(this.vsClaims, vsKey(vs), k, this.dirtyVs);
-      for (const c of old.claims) this.dropClaim(this.prefixClaims, c.prefix, k, this.dirtyPrefixes);
+      for (const vs of old.virtualServers) this.dropClaim(this.vsClaims, vs, k);
+      for (const c of old.claims) this.dropPrefixClaim(c.prefix, k);
       this.fragments.delete(k);
     }
-    this.outputStale = true;
+    this.dirtyDecisions.add(k);
     const svc = this.services.get(k);
     if (!svc) return;
     const slices = [...(this.slicesByService.get(k)?.entries() ?? [])].sort((a, b) => cmp(a[0], b[0])).map((e) => e[1]);
     const r = buildServiceView(svc, slices, this.compiled.cfg);
     const frag = r.kind === 'view' ? viewFragment(r.view, ctx) : skipFragment(r.skip);
     this.fragments.set(k, frag);
-    for (const vs of frag.virtualServers) this.addClaim(this.vsClaims, vsKey(vs), k, vs, this.dirtyVs);
-    for (const c of frag.claims) this.addClaim(this.prefixClaims, c.prefix, k, c, this.dirtyPrefixes);
+    for (const vs of frag.virtualServers) {
+      const key = vsKey(vs);
+      let byService = this.vsClaims.get(key);
+      if (!byService) this.vsClaims.set(key, (byService = new Map()));
+      byService.set(k, vs);
+      this.dirtyVs.set(key, vs);
+    }
+    for (const c of frag.claims) {
+      let byService = this.prefixClaims.get(c.prefix);
+      if (!byService) this.prefixClaims.set(c.prefix, (byService = new Map()));
+      byService.set(k, c);
+      this.dirtyPrefixes.add(c.prefix);
+    }
   }
 
-  private addClaim<T>(m: Map<string, Map<string, T>>, key: string, svc: string, v: T, dirty: Set<string>): void {
-    let byService = m.get(key);
-    if (!byService) m.set(key, (byService = new Map()));
-    byService.set(svc, v);
-    dirty.add(key);
-  }
-
-  private dropClaim<T>(m: Map<string, Map<string, T>>, key: string, svc: string, dirty: Set<string>): void {
+  private dropClaim(m: Map<string, Map<string, VirtualServer>>, vs: VirtualServer, svc: string): void {
+    const key = vsKey(vs);
     const byService = m.get(key);
     if (!byService) return;
     byService.delete(svc);
     if (byService.size === 0) m.delete(key);
-    dirty.add(key);
+    this.dirtyVs.set(key, vs);
+  }
+
+  private dropPrefixClaim(prefix: string, svc: string): void {
+    const byService = this.prefixClaims.get(prefix);
+    if (!byService) return;
+    byService.delete(svc);
+    if (byService.size === 0) this.prefixClaims.delete(prefix);
+    this.dirtyPrefixes.add(prefix);
   }
 
   /** One (VIP, protocol, port) wanted by several Services: the first by namespace/name wins, the others get a note. */
   private mergeVs(key: string): void {
-    this.conflicts.delete(key);
+    const old = this.conflicts.get(key);
+    if (old) {
+      for (const l of old.losers) this.dirtyDecisions.add(l);
+      this.conflicts.delete(key);
+    }
     const claims = this.vsClaims.get(key);
     if (!claims) {
-      if (this.mergedVs.delete(key)) this.vsKeysChanged = true;
+      this.mergedVs.delete(key);
       return;
     }
     const names = [...claims.keys()].sort(cmp);
     const winner = names[0]!;
-    if (!this.mergedVs.has(key)) this.vsKeysChanged = true;
-    this.mergedVs.set(key, claims.get(winner)!);
     const vs = claims.get(winner)!;
+    this.mergedVs.set(key, vs);
     if (names.length > 1) {
       const note = `portConflict: ${vs.protocol}/${vs.port} on ${vs.vip} is served for ${winner}`;
       this.conflicts.set(key, { vip: vs.vip, losers: names.slice(1), note });
+      for (const l of names.slice(1)) this.dirtyDecisions.add(l);
     }
   }
 
   private mergePrefix(prefix: string): void {
     const claims = this.prefixClaims.get(prefix);
     if (!claims) {
-      if (this.mergedAds.delete(prefix)) this.prefixKeysChanged = true;
+      this.mergedAds.delete(prefix);
       return;
     }
     const list = [...claims.values()].sort((a, b) => cmp(a.service, b.service));
     const first = list[0]!;
     const local = new Set<string>();
     for (const c of list) for (const a of c.localReady) local.add(a);
-    if (!this.mergedAds.has(prefix)) this.prefixKeysChanged = true;
     this.mergedAds.set(prefix, {
       prefix,
       family: first.family,
@@ -233,24 +307,59 @@ export class ModelBuilder {
     });
   }
 
-  private renderOutput(): void {
-    if (this.vsKeysChanged) {
+  // Output: a new sorted array each build (callers may keep the previous one to diff against),
+  // copied and patched where little changed, re-sorted where much did.
+
+  private renderVirtualServers(): void {
+    if (this.dirtyVs.size === 0) return;
+    if (this.dirtyVs.size > PATCH_LIMIT * this.vsOut.length) {
       this.vsOut = [...this.mergedVs.values()].sort(compareVirtualServers);
-      this.vsKeysChanged = false;
     } else {
-      // same keys in the same order; values may have changed
-      this.vsOut = this.vsOut.map((v) => this.mergedVs.get(vsKey(v))!);
+      const out = this.vsOut.slice();
+      for (const [key, k] of this.dirtyVs) {
+        const i = lowerBound(out, (x) => compareVirtualServers(x, k) < 0);
+        const present = i < out.length && vsKey(out[i]!) === key;
+        const now = this.mergedVs.get(key);
+        if (now) out.splice(i, present ? 1 : 0, now);
+        else if (present) out.splice(i, 1);
+      }
+      this.vsOut = out;
     }
-    if (this.prefixKeysChanged) {
+    this.dirtyVs.clear();
+  }
+
+  private renderAdvertisements(): void {
+    if (this.dirtyPrefixes.size === 0) return;
+    if (this.dirtyPrefixes.size > PATCH_LIMIT * this.adsOut.length) {
       this.adsOut = [...this.mergedAds.values()].sort((a, b) => cmp(a.prefix, b.prefix));
-      this.prefixKeysChanged = false;
     } else {
-      this.adsOut = this.adsOut.map((a) => this.mergedAds.get(a.prefix)!);
+      const out = this.adsOut.slice();
+      for (const p of this.dirtyPrefixes) {
+        const i = lowerBound(out, (x) => x.prefix < p);
+        const present = i < out.length && out[i]!.prefix === p;
+        const now = this.mergedAds.get(p);
+        if (now) out.splice(i, present ? 1 : 0, now);
+        else if (present) out.splice(i, 1);
+      }
+      this.adsOut = out;
     }
-    if (this.servicesChanged) {
-      this.sortedServices = [...this.fragments.keys()].sort(cmp);
-      this.servicesChanged = false;
-    }
+    this.dirtyPrefixes.clear();
+  }
+
+  /** A Service's decisions, with notes for the virtual servers it lost to another Service. */
+  private decisionsOf(svc: string, lost: ReadonlyMap<string, ReadonlyMap<string, string[]>>): readonly ServiceDecision[] {
+    const frag = this.fragments.get(svc);
+    if (!frag) return [];
+    const byIp = lost.get(svc);
+    if (!byIp) return frag.decisions;
+    return frag.decisions.map((d) => {
+      const mine = d.ip !== undefined ? byIp.get(d.ip) : undefined;
+      return mine ? { ...d, notes: [...(d.notes ?? []), ...[...mine].sort(cmp)] } : d;
+    });
+  }
+
+  private renderDecisions(): void {
+    if (this.dirtyDecisions.size === 0) return;
     // service → ip → conflict notes (conflicts are rare; this map is usually empty)
     const lost = new Map<string, Map<string, string[]>>();
     for (const c of this.conflicts.values()) {
@@ -260,21 +369,20 @@ export class ModelBuilder {
         byIp.set(c.vip, [...(byIp.get(c.vip) ?? []), c.note]);
       }
     }
-    const out: ServiceDecision[] = [];
-    for (const s of this.sortedServices) {
-      const frag = this.fragments.get(s);
-      if (!frag) continue;
-      const byIp = lost.get(s);
-      if (!byIp) {
-        for (const d of frag.decisions) out.push(d);
-        continue;
+    if (this.dirtyDecisions.size > PATCH_LIMIT * this.fragments.size) {
+      const out: ServiceDecision[] = [];
+      for (const s of [...this.fragments.keys()].sort(cmp)) for (const d of this.decisionsOf(s, lost)) out.push(d);
+      this.decisionsOut = out;
+    } else {
+      const out = this.decisionsOut.slice();
+      for (const s of this.dirtyDecisions) {
+        const i = lowerBound(out, (x) => x.service < s);
+        let n = 0;
+        while (i + n < out.length && out[i + n]!.service === s) n++;
+        out.splice(i, n, ...this.decisionsOf(s, lost));
       }
-      for (const d of frag.decisions) {
-        const mine = d.ip !== undefined ? byIp.get(d.ip) : undefined;
-        out.push(mine ? { ...d, notes: [...(d.notes ?? []), ...mine.sort(cmp)] } : d);
-      }
+      this.decisionsOut = out;
     }
-    this.decisionsOut = out;
-    this.outputStale = false;
+    this.dirtyDecisions.clear();
   }
 }

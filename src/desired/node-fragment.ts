@@ -66,22 +66,19 @@ const rank = (b: ViewBackend) => (b.ready ? 2 : b.serving && b.terminating ? 1 :
  * traffic. Duplicates (an endpoint in two slices) keep their best state.
  */
 export function selectRealServers(backends: readonly ViewBackend[]): RealServer[] {
-  const best = new Map<string, ViewBackend>();
-  for (const b of backends) {
-    if (rank(b) === 0) continue;
-    const k = `${b.address}|${b.port}`;
-    const prev = best.get(k);
-    if (!prev || rank(b) > rank(prev)) best.set(k, b);
-  }
-  let anyReady = false;
-  for (const b of best.values()) if (b.ready) anyReady = true;
+  // sorted by (address, port), best state first, so duplicates are adjacent and the first wins
+  const usable = backends.filter((b) => rank(b) > 0).sort((x, y) => compareRealServers(x, y) || rank(y) - rank(x));
+  const anyReady = usable.some((b) => b.ready);
   const out: RealServer[] = [];
-  for (const b of best.values()) {
+  let prev: ViewBackend | undefined;
+  for (const b of usable) {
+    if (prev && prev.address === b.address && prev.port === b.port) continue;
+    prev = b;
     const node = b.nodeName !== undefined ? { nodeName: b.nodeName } : {};
     if (b.ready) out.push({ address: b.address, port: b.port, weight: 1, ...node });
     else out.push({ address: b.address, port: b.port, weight: anyReady ? 0 : 1, ...node, terminating: true });
   }
-  return out.sort(compareRealServers);
+  return out;
 }
 
 export function skipFragment(skip: ServiceSkip): ServiceFragment {
