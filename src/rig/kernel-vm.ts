@@ -71,6 +71,8 @@ export interface KernelVmOptions {
   memoryMiB?: number;
   /** Guest CPUs (default 1: on 2 busy host cores a second TCG vCPU does not boot faster). */
   cpus?: number;
+  /** qemu CPU model (default max). */
+  cpuModel?: string;
   /** qemu binary (default qemu-system-x86_64). */
   qemu?: string;
   /** Runs depmod for the initramfs build. */
@@ -309,7 +311,7 @@ export class KernelVm {
       '-nodefaults',
       '-no-user-config',
       '-machine', 'q35,accel=tcg',
-      '-cpu', 'max',
+      '-cpu', this.opts.cpuModel ?? 'max',
       '-smp', String(this.opts.cpus ?? 1),
       '-m', String(this.opts.memoryMiB ?? 1536),
       '-display', 'none',
