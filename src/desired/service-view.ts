@@ -142,7 +142,7 @@ export function buildServiceView(svc: V1Service, slices: readonly V1EndpointSlic
   const key = serviceKey(svc);
   const spec = svc.spec ?? {};
   if (spec.type === 'ExternalName') return { kind: 'skip', skip: { key, reason: 'externalName', ips: [], notes: [] } };
-  if (spec.clusterIP === 'None') return { kind: 'skip', skip: { key, reason: 'headless', ips: [], notes: [] } };
+  if (spec.clusterIP === 'None' || spec.clusterIPs?.[0] === 'None') return { kind: 'skip', skip: { key, reason: 'headless', ips: [], notes: [] } };
 
   const parsed = parseServiceSettings(svc.metadata?.annotations, cfg);
   if (!parsed.ok) {
