@@ -26,14 +26,6 @@ export function buildNodeDesiredState(snapshot: ClusterSnapshot, nodeName: strin
   return b.build();
 }
 
-/** Keys of objects already seen: a changed object is a new object, so its key is computed once. */
-const keyCache = new WeakMap<object, string>();
-function cachedKey(o: V1Service | V1EndpointSlice): string {
-  let k = keyCache.get(o);
-  if (k === undefined) keyCache.set(o, (k = `${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`));
-  return k;
-}
-
 /** First index in sorted `arr` whose element is not before the target (`before(x)` true while x < target). */
 function lowerBound<T>(arr: readonly T[], before: (x: T) => boolean): number {
   let lo = 0;
@@ -65,6 +57,13 @@ export class ModelBuilder {
   private readonly slices = new Map<string, SliceEntry>();
   private readonly slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
 
+  /** Keys of objects already seen: a changed object is a new object, so its key is computed once. */
+  private readonly keys = new WeakMap<V1Service | V1EndpointSlice, string>();
+  private readonly keyOf = (o: V1Service | V1EndpointSlice): string => {
+    let k = this.keys.get(o);
+    if (k === undefined) this.keys.set(o, (k = `${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`));
+    return k;
+  };
   /** The lists of the last sync(), to skip objects unchanged in place. */
   private lastServices: readonly V1Service[] = [];
   private lastSlices: readonly V1EndpointSlice[] = [];
@@ -136,7 +135,7 @@ export class ModelBuilder {
   }
 
   private putService(svc: V1Service): void {
-    const k = cachedKey(svc);
+    const k = this.keyOf(svc);
     if (this.services.get(k) === svc) return;
     this.services.set(k, svc);
     this.dirtyServices.add(k);
@@ -147,7 +146,7 @@ export class ModelBuilder {
   }
 
   private putSlice(slice: V1EndpointSlice): void {
-    const k = cachedKey(slice);
+    const k = this.keyOf(slice);
     const prev = this.slices.get(k);
     if (prev?.slice === slice) return;
     if (prev) this.unlinkSlice(k, prev);
@@ -188,7 +187,7 @@ export class ModelBuilder {
       if (s !== lastServices[i]) this.putService(s); // same object at the same place: unchanged
     });
     if (this.services.size > snapshot.services.length) {
-      const seen = new Set(snapshot.services.map(cachedKey));
+      const seen = new Set(snapshot.services.map(this.keyOf));
       for (const k of [...this.services.keys()]) if (!seen.has(k)) this.removeService(k);
     }
     this.lastServices = snapshot.services;
@@ -196,7 +195,7 @@ export class ModelBuilder {
       if (s !== lastSlices[i]) this.putSlice(s);
     });
     if (this.slices.size > snapshot.endpointSlices.length) {
-      const seen = new Set(snapshot.endpointSlices.map(cachedKey));
+      const seen = new Set(snapshot.endpointSlices.map(this.keyOf));
       for (const k of [...this.slices.keys()]) if (!seen.has(k)) this.removeSlice(k);
     }
     this.lastSlices = snapshot.endpointSlices;
