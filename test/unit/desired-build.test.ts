@@ -101,6 +101,12 @@ const rows: Row[] = [
     slices: [slice('web', two)],
     decisions: ['default/web 10.0.0.300: invalidIP', 'default/web 192.0.2.10: advertised'],
   },
+  {
+    name: 'an IP listed as both ingress and externalIP is one IP; IPv4-mapped IPv6 is rejected',
+    services: [svc('web', { ingress: ['192.0.2.10', '::ffff:192.0.2.11'], externalIPs: ['192.0.2.10'] })],
+    slices: [slice('web', two)],
+    decisions: ['default/web 192.0.2.10: advertised', 'default/web ::ffff:192.0.2.11: invalidIP'],
+  },
   // loadBalancerClass
   {
     name: 'another loadBalancerClass is not ours',
@@ -249,6 +255,13 @@ const rows: Row[] = [
     services: [svc('web', { annotations: { 'bgpvs.io/scheduler': 'mh', 'bgpvs.io/scheduler-flags': 'mh-port, mh-fallback' } })],
     slices: [slice('web', two)],
     vs: ['192.0.2.10 TCP/80 mh[mh-fallback,mh-port] nat p0 -> 10.0.0.1:80w1,10.0.0.2:80w1'],
+  },
+  {
+    name: 'scheduler flags alone apply to the configured default scheduler, deduplicated',
+    services: [svc('web', { annotations: { 'bgpvs.io/scheduler-flags': 'mh-port,mh-port' } })],
+    slices: [slice('web', two)],
+    cfg: { defaultScheduler: 'mh' },
+    vs: ['192.0.2.10 TCP/80 mh[mh-port] nat p0 -> 10.0.0.1:80w1,10.0.0.2:80w1'],
   },
   {
     name: 'default scheduler and forwarding come from config',
