@@ -33,7 +33,8 @@ export function parseAsn(field: string, v: string): number {
 
 export function parseIp(field: string, v: string): string {
   const s = v.trim();
-  if (!ipaddr.isValid(s)) throw new ConfigError(field, `not an IP address: ${JSON.stringify(v)}`);
+  // ipaddr.isValid takes "1.2.3" (classful shorthand) as 1.2.0.3; only dotted quads are meant.
+  if (!(ipaddr.IPv4.isValidFourPartDecimal(s) || ipaddr.IPv6.isValid(s))) throw new ConfigError(field, `not an IP address: ${JSON.stringify(v)}`);
   return ipaddr.parse(s).toString();
 }
 

@@ -32,7 +32,7 @@ const base: CoexistInput = {
 
 const cases: Array<[string, Partial<CoexistInput>, boolean, RegExp]> = [
   ['dedicated, nothing else on the node', {}, true, /no other BGP speaker/],
-  ['dedicated beside Calico from the node address: refused, names what was found and the fitting modes', { findings: calico }, false, /found a BGP speaker listening on 0\.0\.0\.0:179 and Calico BGP resources.*10\.0\.0\.1 from the node address 10\.0\.0\.11.*\"via-local-speaker\".*\"delegate\"/s],
+  ['dedicated beside Calico from the node address: refused, names what was found and the fitting modes', { findings: calico }, false, /found a BGP speaker listening on 0\.0\.0\.0:179 and Calico BGP resources.*10\.0\.0\.1 from the node address 10\.0\.0\.11.*"via-local-speaker".*"delegate"/s],
   ['dedicated beside Calico with its own source address', { findings: calico, peers: [{ address: '10.0.0.1', port: 179, sourceAddress: '10.0.0.111' }] }, true, /own source address/],
   ['dedicated beside Calico to another router port', { findings: calico, peers: [{ address: '10.0.0.1', port: 1179 }] }, true, /router port/],
   ['dedicated beside Cilium (API only) is refused too', { findings: { ...none, ciliumBgp: true } }, false, /Cilium/],

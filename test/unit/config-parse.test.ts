@@ -26,6 +26,7 @@ const bad: Array<[string, () => unknown, RegExp]> = [
   ['asn 65535 reserved', () => parseAsn('bgp.asn', '65535'), /reserved/],
   ['asn text', () => parseAsn('bgp.asn', 'AS65001'), /not an ASN/],
   ['ip', () => parseIp('node-address', '10.0.0.300'), /^node-address: not an IP/],
+  ['ip shorthand', () => parseIp('node-address', '1.2.3'), /^node-address: not an IP/],
   ['cidr host bits', () => parseCidr('pool', '10.0.0.5/24'), /did you mean 10\.0\.0\.0\/24/],
   ['cidr garbage', () => parseCidr('pool', '10.0.0.0'), /not a CIDR/],
   ['bool', () => parseBool('x', 'maybe'), /not a boolean/],
