@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelVm, VmBootError, VmCommandError } from '../../src/rig/kernel-vm.js';
+import { ensureInitramfs, findKernel } from '../../src/rig/initramfs.js';
 
 const unavailable = KernelVm.unavailableReason();
 const skip = unavailable ? `KernelVm smoke skipped: ${unavailable}` : false;
@@ -40,8 +41,8 @@ test('KernelVm: ipvsadm DR + tunnel services, netns, node and tsx inside one boo
   const share = await mkdtemp(join(tmpdir(), 'bgpvs-vmshare-'));
   t.after(() => rm(share, { recursive: true, force: true }));
   const prep = Date.now();
-  const image = await vm.prepare();
-  t.diagnostic(`initramfs ${image.built ? 'built' : 'cached'} in ${Date.now() - prep} ms: ${image.path}`);
+  const images = await vm.prepare();
+  t.diagnostic(`initramfs ${images.initramfs.built ? 'built' : 'cached'}, kernel ${images.pvh ? 'PVH vmlinux' : 'bzImage'} in ${Date.now() - prep} ms`);
 
   const res = await vm.run(script, { shareDir: share, env: { SHARE: share }, timeoutMs: 300_000 });
   t.diagnostic(`boot+run wall ${res.timings.wallMs} ms (guest boot ${res.timings.bootMs} ms, command ${res.timings.commandMs} ms)`);
@@ -94,4 +95,18 @@ test('KernelVm: a VM that does not come up in time is a VmBootError carrying the
     return true;
   });
   assert.ok(Date.now() - started < 15_000, 'qemu was killed at the timeout');
+});
+
+test('initramfs: cached by its inputs, rebuilt only when they change', { skip }, async (t) => {
+  const cache = await mkdtemp(join(tmpdir(), 'bgpvs-vmcache-'));
+  t.after(() => rm(cache, { recursive: true, force: true }));
+  const kernel = findKernel();
+  const a = await ensureInitramfs({ kernel, cacheDir: cache, modules: ['ipip'] });
+  assert.equal(a.built, true);
+  const again = await ensureInitramfs({ kernel, cacheDir: cache, modules: ['ipip'] });
+  assert.deepEqual(again, { ...a, built: false });
+  const b = await ensureInitramfs({ kernel, cacheDir: cache, modules: ['ipip', 'dummy'] });
+  assert.equal(b.built, true);
+  assert.notEqual(b.path, a.path);
+  await assert.rejects(ensureInitramfs({ kernel, cacheDir: cache, modules: ['no_such_module'] }), /no_such_module not found/);
 });
