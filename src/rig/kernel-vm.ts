@@ -11,8 +11,9 @@
  * the serial console goes to a log whose tail every VmError carries.
  *
  * Each run's directory is `<tmp>/bgpvs-vm-<ownerPid>-*`; directories of dead owners are
- * removed by the next run. qemu dies with this process (execa cleanup), on `timeoutMs`
- * (killed by PID), and on its own: the guest powers off after the timeout as well.
+ * removed by the next run. qemu runs under coreutils `timeout`, so it ends at `timeoutMs` even
+ * when this process was killed; it also dies with this process (execa cleanup), and the guest
+ * powers itself off 5 s before the deadline.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -252,14 +253,17 @@ export class KernelVm {
       this.logger.debug({ argv, dir }, 'starting VM');
 
       const started = Date.now();
-      const proc = spawnDaemon(argv, { logFile: qemuLog });
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
+      // coreutils timeout owns the deadline, so qemu dies on time even if this process is
+      // killed first; the timer here is only a backstop, aimed at that one PID.
+      const proc = spawnDaemon(['timeout', '--kill-after=5', `${timeoutMs / 1000}s`, ...argv], { logFile: qemuLog });
+      let killed = false;
+      const backstop = setTimeout(() => {
+        killed = true;
         proc.kill('SIGKILL');
-      }, timeoutMs);
+      }, timeoutMs + 10_000);
       const res = await proc;
-      clearTimeout(timer);
+      clearTimeout(backstop);
+      const timedOut = killed || res.exitCode === 124 || res.exitCode === 137;
       const wallMs = Date.now() - started;
 
       const consoleText = (await readIfExists(consoleLog)) ?? '';
@@ -269,7 +273,7 @@ export class KernelVm {
       const exit = await readIfExists(join(xfer, 'exit'));
       const guestTimeout = await readIfExists(join(xfer, 'guest-timeout'));
       if (startedAt === undefined) {
-        const why = (await readIfExists(join(xfer, 'boot-failed')))?.trim();
+        const why = (await readIfExists(join(xfer, 'boot-failed')))?.trim() ?? /BOOT FAILED: (.*)/.exec(consoleText)?.[1]?.trim();
         const what = timedOut
           ? `no command start within ${timeoutMs} ms`
           : guestTimeout !== undefined

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelVm, VmBootError, VmCommandError } from '../../src/rig/kernel-vm.js';
-import { ensureInitramfs, findKernel } from '../../src/rig/initramfs.js';
+import { DEFAULT_VM_MODULES, ensureInitramfs, findKernel } from '../../src/rig/initramfs.js';
 
 const unavailable = KernelVm.unavailableReason();
 const skip = unavailable ? `KernelVm smoke skipped: ${unavailable}` : false;
@@ -95,6 +95,20 @@ test('KernelVm: a VM that does not come up in time is a VmBootError carrying the
     return true;
   });
   assert.ok(Date.now() - started < 15_000, 'qemu was killed at the timeout');
+});
+
+test('KernelVm: a module that cannot load is a VmBootError naming it, not a command failure', { skip, timeout: 300_000 }, async (t) => {
+  const cache = await mkdtemp(join(tmpdir(), 'bgpvs-vmcache-'));
+  t.after(() => rm(cache, { recursive: true, force: true }));
+  // kvm_intel needs VMX, which TCG does not emulate: insmod fails inside the guest
+  const vm = new KernelVm({ cacheDir: cache, modules: [...DEFAULT_VM_MODULES, 'kvm_intel'] });
+  await assert.rejects(vm.run('true', { timeoutMs: 120_000 }), (err: unknown) => {
+    assert.ok(err instanceof VmBootError, String(err));
+    assert.equal(err.timedOut, false);
+    assert.match(err.message, /insmod .*kvm-intel\.ko/);
+    assert.match(err.consoleTail, /BOOT FAILED/);
+    return true;
+  });
 });
 
 test('initramfs: cached by its inputs, rebuilt only when they change', { skip }, async (t) => {
