@@ -8,7 +8,9 @@
  * ip, node) and this repository are at their usual paths, and every path (also /tmp) is
  * writable; writes stay in the guest. `shareDir` is a host directory mounted read-write at
  * its own path. Results come back through a private 9p share (stdout, stderr, exit status),
- * the serial console goes to a log whose tail every VmError carries.
+ * the serial console goes to a log whose tail every VmError carries. Repository TypeScript
+ * runs inside as on the host: `vm.run(['node', '--import', 'tsx', 'test/vm/x.ts'])` (the
+ * working directory defaults to this checkout, wherever it is).
  *
  * Each run's directory is `<tmp>/bgpvs-vm-<ownerPid>-*`; directories of dead owners are
  * removed by the next run. qemu runs under coreutils `timeout`, so it ends at `timeoutMs` even
@@ -297,7 +299,8 @@ export class KernelVm {
       const timings: VmTimings = { wallMs, bootMs, commandMs: Math.round(Number(endUptime) * 1000) - bootMs };
       this.logger.debug({ exitCode, ...timings }, 'VM run finished');
       if (exitCode !== 0 && !opts.allowFailure) {
-        throw new VmCommandError(['vm:', ...(typeof command === 'string' ? ['bash', '-c', command] : command)], exitCode, stdout, stderr);
+        const shown = typeof command === 'string' ? ['bash', '-c', command.length > 200 ? `${command.slice(0, 200)}…` : command] : command;
+        throw new VmCommandError(['vm:', ...shown], exitCode, stdout, stderr);
       }
       return { stdout, stderr, exitCode, timings };
     } finally {
