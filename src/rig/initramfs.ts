@@ -27,7 +27,7 @@ const FORMAT = 2;
  */
 export const DEFAULT_VM_MODULES: readonly string[] = [
   // boot: host root and result shares over virtio 9p, the overlay root
-  'virtio_pci', 'virtio_mmio', '9pnet_virtio', '9p', 'overlay',
+  'virtio_pci', '9pnet_virtio', '9p', 'overlay',
   // IPVS and its schedulers
   'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_lc', 'ip_vs_wlc', 'ip_vs_sh', 'ip_vs_mh', 'ip_vs_dh', 'ip_vs_sed', 'ip_vs_nq',
   // tunnels (IPVS tunnel mode, DSR into pods), lab links
