@@ -36,3 +36,14 @@ export class TimeoutError extends BgpvsError {
     super(`timed out after ${ms} ms waiting for ${what}`, options);
   }
 }
+
+/** A gobgpd gRPC call failed; `code` is the gRPC status code (undefined: no status). */
+export class GobgpError extends BgpvsError {
+  readonly rpc: string;
+  readonly code: number | undefined;
+  constructor(rpc: string, code: number | undefined, message: string, options?: { cause?: unknown }) {
+    super(`gobgp ${rpc}${code !== undefined ? ` (grpc code ${code})` : ''}: ${message}`, options);
+    this.rpc = rpc;
+    this.code = code;
+  }
+}
