@@ -1,0 +1,164 @@
+/**
+ * Pure: the speaker's typed config → gobgpd's global, peer and policy messages.
+ * Peers and policies bgpvs creates are recognisable: peers carry a `bgpvs:<hash>`
+ * description (the hash of their rendered config, so a change is seen without comparing
+ * gobgpd's defaulted echo field by field), policies and sets are named `bgpvs-*`.
+ */
+import { createHash } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
+import type { IpFamily } from '../model/types.js';
+import {
+  FAMILY_IPV4,
+  FAMILY_IPV6,
+  type DefinedSet,
+  type Global,
+  type Peer,
+  type Policy,
+  type PolicyAssignment,
+} from './gobgp-client.js';
+
+export interface BfdConfig {
+  minRxMs: number;
+  minTxMs: number;
+  multiplier: number;
+}
+
+export interface PeerConfig {
+  address: string;
+  asn: number;
+  /** Remote TCP port; default 179. */
+  port?: number;
+  password?: string;
+  holdTimeSeconds?: number;
+  keepaliveSeconds?: number;
+  /** How often to retry an outbound connect; default 5 s (gobgpd's own default is 120). */
+  connectRetrySeconds?: number;
+  /** eBGP multihop TTL; unset = directly connected. */
+  ebgpMultihop?: number;
+  /** gobgpd's native BFD (GoBGP ≥ 4.6). */
+  bfd?: BfdConfig;
+  gracefulRestart?: { restartTimeSeconds: number; helperOnly?: boolean };
+  /** Address families to negotiate; default the families the node has a next hop for. */
+  families?: readonly IpFamily[];
+  /** Transport local address (source of the TCP session). */
+  sourceAddress?: string;
+}
+
+export interface SpeakerConfig {
+  asn: number;
+  /** Default: the node's IPv4 next hop. */
+  routerId?: string;
+  /** -1 (default): never listen on 179, only connect out. */
+  listenPort?: number;
+  /** The node's address per family: next hop of every path. */
+  nextHops: { IPv4?: string; IPv6?: string };
+  peers: readonly PeerConfig[];
+  /** Pools and service ranges: the only prefixes (and longer) the export policy lets out. */
+  exportCidrs: readonly string[];
+  /** Accept routes from peers into gobgpd's RIB (default false: reject everything). */
+  importEnabled?: boolean;
+  /** Marker large community "G:L1:L2"; default `${asn}:4242:1`. */
+  marker?: string;
+}
+
+export const EXPORT_POLICY = 'bgpvs-export';
+export const IMPORT_POLICY = 'bgpvs-import';
+export const EXPORT_SET_V4 = 'bgpvs-export-v4';
+export const EXPORT_SET_V6 = 'bgpvs-export-v6';
+export const PEER_TAG = 'bgpvs:';
+
+export function renderGlobal(cfg: SpeakerConfig): Global {
+  const routerId = cfg.routerId ?? cfg.nextHops.IPv4;
+  if (!routerId) throw new TypeError('bgp: router-id needed (no IPv4 node address to default to)');
+  return { asn: cfg.asn, router_id: routerId, listen_port: cfg.listenPort ?? -1, listen_addresses: [] };
+}
+
+function familyOf(addr: string): IpFamily {
+  return ipaddr.parse(addr).kind() === 'ipv6' ? 'IPv6' : 'IPv4';
+}
+
+/** The AddPeer message for one peer, tagged with the hash of its config. */
+export function renderPeer(p: PeerConfig, cfg: Pick<SpeakerConfig, 'nextHops'>): Peer {
+  const families = p.families ?? (['IPv4', 'IPv6'] as const).filter((f) => cfg.nextHops[f]);
+  const fams = families.length ? families : [familyOf(p.address)];
+  const peer: Peer = {
+    conf: { neighbor_address: p.address, peer_asn: p.asn, auth_password: p.password ?? '' },
+    timers: {
+      config: {
+        connect_retry: String(p.connectRetrySeconds ?? 5),
+        ...(p.holdTimeSeconds !== undefined ? { hold_time: String(p.holdTimeSeconds) } : {}),
+        ...(p.keepaliveSeconds !== undefined ? { keepalive_interval: String(p.keepaliveSeconds) } : {}),
+      },
+    },
+    transport: {
+      ...(p.sourceAddress ? { local_address: p.sourceAddress } : {}),
+      ...(p.port !== undefined ? { remote_port: p.port } : {}),
+    },
+    afi_safis: fams.map((f) => ({
+      config: { family: f === 'IPv4' ? FAMILY_IPV4 : FAMILY_IPV6, enabled: true },
+      ...(p.gracefulRestart ? { mp_graceful_restart: { config: { enabled: true } } } : {}),
+    })),
+  };
+  if (p.ebgpMultihop !== undefined) peer.ebgp_multihop = { enabled: true, multihop_ttl: p.ebgpMultihop };
+  if (p.gracefulRestart) {
+    peer.graceful_restart = { enabled: true, restart_time: p.gracefulRestart.restartTimeSeconds, helper_only: p.gracefulRestart.helperOnly ?? false };
+  }
+  if (p.bfd) {
+    peer.bfd = {
+      enabled: true,
+      desired_minimum_tx_interval: p.bfd.minTxMs * 1000,
+      required_minimum_receive: p.bfd.minRxMs * 1000,
+      detection_multiplier: p.bfd.multiplier,
+    };
+  }
+  const hash = createHash('sha256').update(JSON.stringify(peer)).digest('hex').slice(0, 16);
+  peer.conf.description = `${PEER_TAG}${hash}`;
+  return peer;
+}
+
+export interface PolicySet {
+  definedSets: DefinedSet[];
+  policies: Policy[];
+  assignments: PolicyAssignment[];
+}
+
+/**
+ * Export: accept only prefixes inside `exportCidrs` (any length from the CIDR's to a host
+ * route), reject everything else. Import: reject everything learned from peers unless
+ * enabled; locally originated paths are always accepted.
+ */
+export function renderPolicies(cfg: Pick<SpeakerConfig, 'exportCidrs' | 'importEnabled'>): PolicySet {
+  const v4: DefinedSet['prefixes'] = [];
+  const v6: DefinedSet['prefixes'] = [];
+  for (const c of cfg.exportCidrs) {
+    const [addr, len] = ipaddr.parseCIDR(c);
+    const v6addr = addr.kind() === 'ipv6';
+    const net = v6addr ? ipaddr.IPv6.networkAddressFromCIDR(c).toRFC5952String() : ipaddr.IPv4.networkAddressFromCIDR(c).toString();
+    (v6addr ? v6 : v4).push({ ip_prefix: `${net}/${len}`, mask_length_min: len, mask_length_max: v6addr ? 128 : 32 });
+  }
+  const definedSets: DefinedSet[] = [];
+  const statements: Policy['statements'] = [];
+  for (const [name, prefixes] of [[EXPORT_SET_V4, v4], [EXPORT_SET_V6, v6]] as const) {
+    if (!prefixes.length) continue;
+    definedSets.push({ defined_type: 'DEFINED_TYPE_PREFIX', name, prefixes });
+    statements.push({ name: `${name}-accept`, conditions: { prefix_set: { type: 'TYPE_ANY', name } }, actions: { route_action: 'ROUTE_ACTION_ACCEPT' } });
+  }
+  const exportPolicy: Policy = { name: EXPORT_POLICY, statements };
+  const importPolicy: Policy = {
+    name: IMPORT_POLICY,
+    statements: [{ name: `${IMPORT_POLICY}-local`, conditions: { route_type: 'ROUTE_TYPE_LOCAL' }, actions: { route_action: 'ROUTE_ACTION_ACCEPT' } }],
+  };
+  return {
+    definedSets,
+    policies: [exportPolicy, importPolicy],
+    assignments: [
+      { name: 'global', direction: 'POLICY_DIRECTION_EXPORT', policies: [{ name: EXPORT_POLICY }], default_action: 'ROUTE_ACTION_REJECT' },
+      {
+        name: 'global',
+        direction: 'POLICY_DIRECTION_IMPORT',
+        policies: [{ name: IMPORT_POLICY }],
+        default_action: cfg.importEnabled ? 'ROUTE_ACTION_ACCEPT' : 'ROUTE_ACTION_REJECT',
+      },
+    ],
+  };
+}

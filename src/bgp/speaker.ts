@@ -1,0 +1,202 @@
+/**
+ * The BGP adapter: makes gobgpd hold exactly the wanted global config, peers, policies and
+ * paths. Declarative like MetalLB's `Session.set(...ads)`: every call re-reads gobgpd
+ * (GetBgp, ListPeer, ListPolicy, ListPath) and changes only the difference, and only what
+ * bgpvs made (marked paths, `bgpvs:`-tagged peers, `bgpvs-*` policies).
+ */
+import type { Logger } from 'pino';
+import type { Advertisement } from '../model/types.js';
+import { GobgpError } from '../errors.js';
+import { FAMILY_IPV4, FAMILY_IPV6, type GobgpApi, type Path, type Peer } from './gobgp-client.js';
+import { PEER_TAG, renderGlobal, renderPeer, renderPolicies, type SpeakerConfig } from './config.js';
+import { defaultMarker, fromGobgpPath, isOurs, toGobgpPath, toGobgpWithdraw, wantedPaths, type PathSkipReason, type PathSpec } from './paths.js';
+import { diffPaths } from './diff.js';
+
+/** gRPC status NOT_FOUND. */
+const NOT_FOUND = 5;
+
+export interface PathSyncResult {
+  added: number;
+  replaced: number;
+  deleted: number;
+  /** Paths of ours gobgpd holds after the pass. */
+  advertised: number;
+  skipped: { prefix: string; reason: PathSkipReason }[];
+}
+
+export interface GobgpSpeakerDeps {
+  client: GobgpApi;
+  logger: Logger;
+  config: SpeakerConfig;
+  /** Above this many adds in one pass, use the AddPathStream RPC. */
+  streamThreshold?: number;
+}
+
+export class GobgpSpeaker {
+  private client: GobgpApi;
+  private readonly log: Logger;
+  private readonly cfg: SpeakerConfig;
+  private readonly marker: string;
+  private readonly streamThreshold: number;
+  private wanted: readonly Advertisement[] = [];
+  private draining = false;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(deps: GobgpSpeakerDeps) {
+    this.client = deps.client;
+    this.log = deps.logger.child({ component: 'bgp-speaker' });
+    this.cfg = deps.config;
+    this.marker = deps.config.marker ?? defaultMarker(deps.config.asn);
+    this.streamThreshold = deps.streamThreshold ?? 64;
+  }
+
+  /** Point the speaker at another client (the supervisor reconnects after a restart). */
+  setClient(client: GobgpApi): void {
+    this.client = client;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Calls never overlap: each waits for the previous one. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The wanted advertisement set; diffed against gobgpd's paths of ours. */
+  setAdvertisements(ads: readonly Advertisement[]): Promise<PathSyncResult> {
+    this.wanted = ads;
+    return this.serial(() => this.syncPaths());
+  }
+
+  /** Global config, policies, peers and the full path set (after a start or restart). */
+  resync(): Promise<PathSyncResult> {
+    return this.serial(async () => {
+      await this.ensureGlobal();
+      await this.ensurePolicies();
+      await this.ensurePeers();
+      return this.syncPaths();
+    });
+  }
+
+  /** Re-announce every path with GRACEFUL_SHUTDOWN and the drain local-pref (RFC 8326). */
+  drain(): Promise<PathSyncResult> {
+    this.draining = true;
+    return this.serial(() => this.syncPaths());
+  }
+
+  /** Withdraw every path of ours. */
+  withdrawAll(): Promise<PathSyncResult> {
+    this.wanted = [];
+    return this.serial(() => this.syncPaths());
+  }
+
+  // ---- global ------------------------------------------------------------------------------
+
+  private async ensureGlobal(): Promise<void> {
+    const want = renderGlobal(this.cfg);
+    const cur = await this.client.getBgp();
+    if (cur && cur.asn === want.asn && cur.router_id === want.router_id && cur.listen_port === want.listen_port) return;
+    if (cur) {
+      this.log.warn({ asn: cur.asn, routerId: cur.router_id, wantAsn: want.asn, wantRouterId: want.router_id }, 'gobgpd runs another global config; restarting BGP');
+      await this.client.stopBgp();
+    }
+    await this.client.startBgp(want);
+    this.log.info({ asn: want.asn, routerId: want.router_id, listenPort: want.listen_port }, 'bgp started');
+  }
+
+  // ---- policies ----------------------------------------------------------------------------
+
+  private async ensurePolicies(): Promise<void> {
+    const ps = renderPolicies(this.cfg);
+    for (const ds of ps.definedSets) await this.client.addDefinedSet(ds, true);
+    const existing = new Map((await this.client.listPolicy()).map((p) => [p.name, p]));
+    for (const p of ps.policies) {
+      const cur = existing.get(p.name);
+      const same = cur && JSON.stringify(cur.statements.map((s) => s.name).sort()) === JSON.stringify(p.statements.map((s) => s.name).sort());
+      if (same) continue;
+      if (cur) await this.client.deletePolicy(p.name).catch((err: unknown) => this.log.debug({ err, policy: p.name }, 'delete policy'));
+      await this.client.addPolicy(p);
+      this.log.info({ policy: p.name, statements: p.statements.length }, 'policy set');
+    }
+    for (const a of ps.assignments) await this.client.setPolicyAssignment(a);
+    // Defined sets of ours no longer wanted (after their statements are gone).
+    const wantSets = new Set(ps.definedSets.map((d) => d.name));
+    for (const ds of await this.client.listDefinedSet('DEFINED_TYPE_PREFIX')) {
+      if (ds.name.startsWith('bgpvs-') && !wantSets.has(ds.name)) await this.client.deleteDefinedSet({ defined_type: 'DEFINED_TYPE_PREFIX', name: ds.name }, true);
+    }
+  }
+
+  // ---- peers -------------------------------------------------------------------------------
+
+  private async ensurePeers(): Promise<void> {
+    const want = new Map<string, Peer>(this.cfg.peers.map((p) => [p.address, renderPeer(p, this.cfg)]));
+    const have = new Map((await this.client.listPeer()).map((p) => [p.state?.neighbor_address || p.conf.neighbor_address, p]));
+    for (const [addr, peer] of have) {
+      const ours = (peer.conf.description ?? '').startsWith(PEER_TAG);
+      const w = want.get(addr);
+      if (!ours && !w) continue; // not ours: leave it alone
+      if (w && peer.conf.description === w.conf.description) {
+        want.delete(addr);
+        continue;
+      }
+      await this.client.deletePeer(addr);
+      this.log.info({ peer: addr, reason: w ? 'changed' : 'removed' }, 'peer deleted');
+    }
+    for (const [addr, peer] of want) {
+      await this.client.addPeer(peer);
+      this.log.info({ peer: addr, asn: peer.conf.peer_asn, bfd: Boolean(peer.bfd) }, 'peer added');
+    }
+  }
+
+  // ---- paths -------------------------------------------------------------------------------
+
+  /** Paths of ours gobgpd holds now, canonical. */
+  async listOurs(): Promise<PathSpec[]> {
+    const out: PathSpec[] = [];
+    for (const fam of [FAMILY_IPV4, FAMILY_IPV6]) {
+      let dests;
+      try {
+        dests = await this.client.listPath(fam);
+      } catch (err) {
+        // A family never used has no table yet.
+        if (err instanceof GobgpError && err.code === NOT_FOUND) continue;
+        throw err;
+      }
+      for (const d of dests) {
+        for (const p of d.paths) {
+          if (!isOurs(p, this.marker)) continue;
+          const spec = fromGobgpPath(p);
+          if (spec) out.push(spec);
+        }
+      }
+    }
+    return out;
+  }
+
+  private async syncPaths(): Promise<PathSyncResult> {
+    const { paths, skipped } = wantedPaths(this.wanted, {
+      nextHops: this.cfg.nextHops,
+      marker: this.marker,
+      gracefulShutdown: this.draining,
+    });
+    for (const s of skipped) this.log.warn({ prefix: s.prefix, reason: s.reason }, 'advertisement skipped');
+    const actual = await this.listOurs();
+    const d = diffPaths(paths, actual);
+    const puts = [...d.add, ...d.replace];
+    if (puts.length > this.streamThreshold) {
+      await this.client.addPathStream(puts.map(toGobgpPath));
+    } else {
+      for (const p of puts) await this.client.addPath(toGobgpPath(p));
+    }
+    for (const p of d.delete) await this.client.deletePath(toGobgpWithdraw(p) as Path);
+    for (const p of d.add) this.log.info({ prefix: p.prefix, op: 'add' }, 'path announced');
+    for (const p of d.replace) this.log.info({ prefix: p.prefix, op: 'replace' }, 'path re-announced');
+    for (const p of d.delete) this.log.info({ prefix: p.prefix, op: 'delete' }, 'path withdrawn');
+    if (!puts.length && !d.delete.length) this.log.debug({ reason: 'inSync', paths: paths.length }, 'paths unchanged');
+    return { added: d.add.length, replaced: d.replace.length, deleted: d.delete.length, advertised: paths.length, skipped };
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * Keeps one gobgpd serving the speaker: spawns it as a child (gRPC on 127.0.0.1:<port>
+ * only, inside the node's network namespace) or watches an external one (a sidecar). When
+ * gobgpd dies or its API stream breaks, it restarts the child with backoff and re-applies
+ * everything through `speaker.resync()`: global, policies, peers, the full path set.
+ *
+ * Peer state comes from WatchEvent and is kept for status and metrics.
+ * `stop()` drains first (RFC 8326 GRACEFUL_SHUTDOWN, lowered local-pref), waits, withdraws,
+ * then stops BGP and the child.
+ */
+import type { Logger } from 'pino';
+import type { ResultPromise } from 'execa';
+import { spawnDaemon } from '../exec/run.js';
+import { sleep } from '../util/wait.js';
+import { BgpvsError } from '../errors.js';
+import type { EventWatch, GobgpApi, PeerEvent } from './gobgp-client.js';
+import type { GobgpSpeaker } from './speaker.js';
+
+export type GobgpdMode =
+  | {
+      mode: 'child';
+      /** gobgpd binary (`toolPath('gobgpd')`). */
+      binary: string;
+      /** gRPC port on 127.0.0.1 inside `netns`. */
+      grpcPort: number;
+      /** Network namespace to run gobgpd in (tests, lab); default: this process's. */
+      netns?: string;
+      /** gobgpd's stdout/stderr. */
+      logFile?: string;
+      /** gRPC target to dial; default `127.0.0.1:<grpcPort>` (tests: a unix-socket bridge). */
+      target?: string;
+    }
+  | { mode: 'external'; target: string };
+
+export interface PeerStatus {
+  address: string;
+  asn: number;
+  state: string;
+  bfd?: string;
+  /** ms since epoch of the last state change seen. */
+  since: number;
+}
+
+export interface BgpMetricsSink {
+  bgpSessionChanges: { inc(labels: { peer: string; state: string }): void };
+  bgpSessionUp: { set(labels: { peer: string }, v: number): void };
+}
+
+export interface GobgpdSupervisorDeps {
+  speaker: GobgpSpeaker;
+  client: GobgpApi;
+  gobgpd: GobgpdMode;
+  logger: Logger;
+  metrics?: BgpMetricsSink;
+  /** How long `stop()` keeps announcing with GRACEFUL_SHUTDOWN before withdrawing. */
+  drainMs?: number;
+  backoff?: { initialMs: number; maxMs: number };
+  /** How long to wait for gobgpd's API after a (re)start. */
+  readyTimeoutMs?: number;
+  /** Tells of every completed (re)apply: for status, tests and benchmarks. */
+  onApplied?: (info: { restarts: number }) => void;
+  spawn?: typeof spawnDaemon;
+}
+
+export function gobgpdArgv(binary: string, grpcPort: number): string[] {
+  return [binary, '--api-hosts', `127.0.0.1:${grpcPort}`, '--pprof-disable', '--log-plain', '--log-level', 'info'];
+}
+
+export class GobgpdSupervisor {
+  private readonly d: GobgpdSupervisorDeps;
+  private readonly log: Logger;
+  private child: ResultPromise | undefined;
+  private watch: EventWatch | undefined;
+  private stopping = false;
+  private recovering: Promise<void> | undefined;
+  private backoffMs: number;
+  private readonly peerStates = new Map<string, PeerStatus>();
+  private restartCount = 0;
+  private lastStart = 0;
+
+  constructor(deps: GobgpdSupervisorDeps) {
+    this.d = deps;
+    this.log = deps.logger.child({ component: 'gobgpd-supervisor' });
+    this.backoffMs = deps.backoff?.initialMs ?? 200;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  /** Peer states as last reported by WatchEvent. */
+  peers(): PeerStatus[] {
+    return [...this.peerStates.values()].sort((a, b) => (a.address < b.address ? -1 : 1));
+  }
+
+  /** Spawn (or reach) gobgpd, apply everything, start watching. */
+  async start(): Promise<void> {
+    this.stopping = false;
+    if (this.d.gobgpd.mode === 'child') this.spawnChild();
+    await this.applyAll();
+  }
+
+  private spawnChild(): void {
+    const g = this.d.gobgpd;
+    if (g.mode !== 'child') return;
+    const spawn = this.d.spawn ?? spawnDaemon;
+    const child = spawn(gobgpdArgv(g.binary, g.grpcPort), { ...(g.netns ? { netns: g.netns } : {}), ...(g.logFile ? { logFile: g.logFile } : {}) });
+    this.child = child;
+    this.lastStart = Date.now();
+    this.log.info({ pid: child.pid, grpcPort: g.grpcPort, netns: g.netns }, 'gobgpd started');
+    void child.then((res) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      if (this.stopping) return;
+      this.log.warn({ pid: child.pid, exitCode: res.exitCode, signal: res.signal }, 'gobgpd exited; restarting');
+      this.recover('gobgpd exited');
+    });
+  }
+
+  private async applyAll(): Promise<void> {
+    await this.d.client.waitReady(this.d.readyTimeoutMs ?? 15_000);
+    this.startWatch();
+    await this.d.speaker.resync();
+    this.d.onApplied?.({ restarts: this.restartCount });
+  }
+
+  private startWatch(): void {
+    this.watch?.cancel();
+    this.watch = this.d.client.watchPeerEvents(
+      (ev) => this.onPeerEvent(ev),
+      (err) => {
+        if (this.stopping) return;
+        this.log.warn({ err }, 'gobgpd event stream ended');
+        this.recover('event stream ended');
+      },
+    );
+  }
+
+  private onPeerEvent(ev: PeerEvent): void {
+    const st = ev.peer?.state;
+    if (!st?.neighbor_address) return;
+    const state = st.session_state.replace('SESSION_STATE_', '').toLowerCase();
+    const prev = this.peerStates.get(st.neighbor_address);
+    const bfd = st.bfd_state?.session_state?.replace('BFD_SESSION_STATE_', '').toLowerCase();
+    const next: PeerStatus = { address: st.neighbor_address, asn: st.peer_asn, state, ...(bfd ? { bfd } : {}), since: prev?.state === state ? prev.since : Date.now() };
+    this.peerStates.set(st.neighbor_address, next);
+    if (prev?.state !== state) {
+      this.d.metrics?.bgpSessionChanges.inc({ peer: st.neighbor_address, state });
+      this.d.metrics?.bgpSessionUp.set({ peer: st.neighbor_address }, state === 'established' ? 1 : 0);
+      const level = state === 'established' || prev?.state === 'established' ? 'info' : 'debug';
+      this.log[level]({ peer: st.neighbor_address, state, prev: prev?.state, bfd }, 'bgp session state');
+    }
+  }
+
+  /** One recovery at a time: respawn if needed, back off, re-apply until it works. */
+  private recover(why: string): void {
+    if (this.recovering || this.stopping) return;
+    this.recovering = (async () => {
+      for (;;) {
+        if (this.stopping) return;
+        if (Date.now() - this.lastStart > 30_000) this.backoffMs = this.d.backoff?.initialMs ?? 200;
+        const wait = this.backoffMs;
+        this.backoffMs = Math.min(this.backoffMs * 2, this.d.backoff?.maxMs ?? 10_000);
+        await sleep(wait);
+        if (this.stopping) return;
+        this.restartCount++;
+        try {
+          if (this.d.gobgpd.mode === 'child' && !this.child) this.spawnChild();
+          for (const p of this.peerStates.values()) p.state = 'unknown';
+          await this.applyAll();
+          this.log.info({ why, restarts: this.restartCount }, 'gobgpd state re-applied');
+          return;
+        } catch (err) {
+          this.log.error({ err, why }, 'gobgpd recovery failed; retrying');
+        }
+      }
+    })().finally(() => {
+      this.recovering = undefined;
+    });
+  }
+
+  /** Resolves when no recovery is running (tests, benchmarks). */
+  async settled(): Promise<void> {
+    while (this.recovering) await this.recovering;
+  }
+
+  /**
+   * Graceful shutdown: GRACEFUL_SHUTDOWN + lowered local-pref on every path, wait
+   * `drainMs`, withdraw everything, stop BGP, stop the child.
+   */
+  async stop(opts: { drainMs?: number } = {}): Promise<void> {
+    const drainMs = opts.drainMs ?? this.d.drainMs ?? 0;
+    const errors: unknown[] = [];
+    await this.settled();
+    try {
+      if (drainMs > 0) {
+        await this.d.speaker.drain();
+        this.log.info({ drainMs }, 'draining: graceful-shutdown community announced');
+        await sleep(drainMs);
+      }
+      await this.d.speaker.withdrawAll();
+      this.log.info('all paths withdrawn');
+    } catch (err) {
+      errors.push(err);
+    }
+    this.stopping = true;
+    this.watch?.cancel();
+    this.watch = undefined;
+    try {
+      // Let the withdrawals leave before the sessions close.
+      await sleep(200);
+      await this.d.client.stopBgp();
+    } catch (err) {
+      errors.push(err);
+    }
+    await this.killChild();
+    this.d.client.close();
+    if (errors.length) throw new BgpvsError(`gobgpd stop: ${errors.length} step(s) failed`, { cause: errors[0] });
+  }
+
+  /** Stop without draining or withdrawing (tests; a crash-like stop). */
+  async kill(): Promise<void> {
+    this.stopping = true;
+    this.watch?.cancel();
+    await this.killChild();
+    this.d.client.close();
+  }
+
+  private async killChild(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.child = undefined;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await child;
+    clearTimeout(timer);
+    this.log.info({ pid: child.pid }, 'gobgpd stopped');
+  }
+}

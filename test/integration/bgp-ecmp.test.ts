@@ -1,0 +1,110 @@
+/**
+ * Real gobgpd on three node namespaces, real FRR as the upstream router: ECMP, withdrawal,
+ * gobgpd killed and restarted by the supervisor, the export policy, graceful shutdown.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BgpLab, ad, nodeIp, skipReason } from './bgp-lab.js';
+import { waitFor } from '../../src/util/wait.js';
+
+const skip = skipReason('frr');
+const VIP = '10.100.0.10/32';
+
+test('bgp/frr: three nodes announce one VIP → one FIB route with three next hops; one withdraws → two', { skip }, async (t) => {
+  const l = await BgpLab.create({ tag: 'bgpecmp', nodes: 3, router: 'frr' });
+  t.after(() => l.destroy());
+  await l.waitEstablished();
+  for (const n of l.nodes) await n.speaker.setAdvertisements([ad(VIP, { communities: ['65000:100'] })]);
+  assert.deepEqual(await l.waitNexthops(VIP, 3), [nodeIp(0), nodeIp(1), nodeIp(2)]);
+
+  const second = await l.nodes[1]!.speaker.setAdvertisements([ad(VIP, { communities: ['65000:100'] })]);
+  assert.deepEqual([second.added, second.replaced, second.deleted], [0, 0, 0], 'a repeated set is a no-op');
+
+  await l.nodes[1]!.speaker.setAdvertisements([]);
+  assert.deepEqual(await l.waitNexthops(VIP, 2), [nodeIp(0), nodeIp(2)]);
+
+  // The import policy rejects what the router sends back: node 0 receives node 2's path
+  // to the VIP (through the router), but its RIB holds only its own.
+  const n0 = l.nodes[0]!;
+  await waitFor('node 0 received a route from the router', async () => {
+    const [peer] = await n0.client.listPeer();
+    const st = (peer as unknown as { afi_safis?: { state?: { received?: string } }[] })?.afi_safis?.[0]?.state;
+    return Number(st?.received ?? 0) > 0 ? true : undefined;
+  });
+  const dests = await n0.client.listPath({ afi: 'AFI_IP', safi: 'SAFI_UNICAST' });
+  const learned = dests.flatMap((d) => d.paths).filter((p) => p.neighbor_ip);
+  assert.deepEqual(learned, [], 'no path learned from a peer');
+});
+
+test('bgp/frr: kill -9 gobgpd → the supervisor restarts it and the route is back', { skip }, async (t) => {
+  const l = await BgpLab.create({ tag: 'bgpkill', nodes: 2, router: 'frr' });
+  t.after(() => l.destroy());
+  await l.waitEstablished();
+  for (const n of l.nodes) await n.speaker.setAdvertisements([ad(VIP)]);
+  await l.waitNexthops(VIP, 2);
+
+  const sup = l.nodes[0]!.supervisor;
+  const pid = sup.pid;
+  assert.ok(pid, 'gobgpd runs as a child');
+  process.kill(pid, 'SIGKILL');
+  await l.waitNexthops(VIP, 1, 30_000, 20); // the router saw the session go
+  await waitFor('gobgpd restarted', () => (sup.pid && sup.pid !== pid ? true : undefined), { timeoutMs: 30_000 });
+  assert.deepEqual(await l.waitNexthops(VIP, 2), [nodeIp(0), nodeIp(1)]);
+  assert.ok(sup.restarts >= 1);
+  await sup.settled();
+  assert.ok(sup.peers().some((p) => p.state === 'established'), 'peer state comes back through WatchEvent');
+});
+
+test('bgp/frr: a VIP outside the pools never reaches the router', { skip }, async (t) => {
+  const l = await BgpLab.create({ tag: 'bgpleak', nodes: 1, router: 'frr', exportCidrs: ['10.100.0.0/24'] });
+  t.after(() => l.destroy());
+  await l.waitEstablished();
+  const OUT = '10.200.0.1/32';
+  const EDGE = '10.100.1.1/32'; // just outside the /24
+  await l.nodes[0]!.speaker.setAdvertisements([ad(OUT), ad(VIP), ad(EDGE)]);
+  await l.waitNexthops(VIP, 1);
+  // gobgpd holds all three (the speaker announced them); only the export policy stops them.
+  const ours = (await l.nodes[0]!.speaker.listOurs()).map((p) => p.prefix).sort();
+  assert.deepEqual(ours, [VIP, EDGE, OUT].sort());
+  // A later in-pool change travels after the out-of-pool paths: once it arrives, they would have too.
+  await l.nodes[0]!.speaker.setAdvertisements([ad(OUT), ad(VIP), ad(EDGE), ad('10.100.0.11/32')]);
+  await l.waitNexthops('10.100.0.11/32', 1);
+  const table = await l.vtyshJson<{ routes: Record<string, unknown> }>('show bgp ipv4 unicast json');
+  assert.deepEqual(Object.keys(table.routes).sort(), ['10.100.0.10/32', '10.100.0.11/32']);
+  assert.deepEqual(await l.fibNexthops(OUT), []);
+  assert.deepEqual(await l.fibNexthops(EDGE), []);
+});
+
+test('bgp/frr: stop → the router sees GRACEFUL_SHUTDOWN (65535:0) before the withdrawal', { skip }, async (t) => {
+  const l = await BgpLab.create({ tag: 'bgpgshut', nodes: 1, router: 'frr', drainMs: 1500 });
+  t.after(() => l.destroy());
+  await l.waitEstablished();
+  await l.nodes[0]!.speaker.setAdvertisements([ad(VIP, { communities: ['65000:100'] })]);
+  await l.waitNexthops(VIP, 1);
+
+  type Route = { paths?: { community?: { string?: string } }[] };
+  const seen: { at: number; gshut: boolean; present: boolean }[] = [];
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      let r: Route = {};
+      try {
+        r = await l.vtyshJson<Route>(`show bgp ipv4 unicast ${VIP} json`);
+      } catch {
+        /* bgpd busy */
+      }
+      const comm = r.paths?.[0]?.community?.string ?? '';
+      seen.push({ at: Date.now(), present: Boolean(r.paths?.length), gshut: /graceful-shutdown|65535:0/.test(comm) });
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  })();
+  await l.nodes[0]!.supervisor.stop();
+  await waitFor('route withdrawn at the router', () => (seen.at(-1)?.present === false ? true : undefined), { timeoutMs: 10_000 });
+  polling = false;
+  await poller;
+  const firstGshut = seen.findIndex((s) => s.gshut);
+  const firstGone = seen.findIndex((s) => !s.present);
+  assert.ok(firstGshut >= 0, 'the router saw the graceful-shutdown community');
+  assert.ok(firstGshut < firstGone, 'graceful-shutdown arrived before the withdrawal');
+  assert.ok(seen.slice(0, firstGshut).every((s) => s.present), 'the route stayed until after the drain');
+});
