@@ -33,6 +33,12 @@ export interface PeerConfig {
   keepaliveSeconds?: number;
   /** How often to retry an outbound connect; default 5 s (gobgpd's own default is 120). */
   connectRetrySeconds?: number;
+  /**
+   * How long gobgpd waits before reconnecting after a reset (its default: 30 s). Resets
+   * happen while BFD comes up (the router's first BFD packets say Down), so a low value
+   * gets a BFD-guarded session up sooner.
+   */
+  idleHoldAfterResetSeconds?: number;
   /** eBGP multihop TTL; unset = directly connected. */
   ebgpMultihop?: number;
   /** gobgpd's native BFD (GoBGP ≥ 4.6). */
@@ -88,6 +94,7 @@ export function renderPeer(p: PeerConfig, cfg: Pick<SpeakerConfig, 'nextHops'>):
         connect_retry: String(p.connectRetrySeconds ?? 5),
         ...(p.holdTimeSeconds !== undefined ? { hold_time: String(p.holdTimeSeconds) } : {}),
         ...(p.keepaliveSeconds !== undefined ? { keepalive_interval: String(p.keepaliveSeconds) } : {}),
+        ...(p.idleHoldAfterResetSeconds !== undefined ? { idle_hold_time_after_reset: String(p.idleHoldAfterResetSeconds) } : {}),
       },
     },
     transport: {

@@ -117,7 +117,14 @@ export interface Peer {
     description?: string;
     local_asn?: number;
   };
-  timers?: { config: { hold_time?: string | number; keepalive_interval?: string | number; connect_retry?: string | number } };
+  timers?: {
+    config: {
+      hold_time?: string | number;
+      keepalive_interval?: string | number;
+      connect_retry?: string | number;
+      idle_hold_time_after_reset?: string | number;
+    };
+  };
   ebgp_multihop?: { enabled: boolean; multihop_ttl: number };
   transport?: { local_address?: string; remote_port?: number; passive_mode?: boolean };
   graceful_restart?: { enabled: boolean; restart_time?: number; helper_only?: boolean };

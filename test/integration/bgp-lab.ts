@@ -233,6 +233,7 @@ export class BgpLab {
       address: ROUTER_IP,
       asn: ROUTER_ASN,
       connectRetrySeconds: 1,
+      idleHoldAfterResetSeconds: 1,
       ...(this.opts.holdTimeSeconds ? { holdTimeSeconds: this.opts.holdTimeSeconds, keepaliveSeconds: Math.max(1, Math.floor(this.opts.holdTimeSeconds / 3)) } : {}),
       ...(this.opts.bfd ? { bfd: this.opts.bfd } : {}),
     };
