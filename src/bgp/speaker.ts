@@ -193,9 +193,13 @@ export class GobgpSpeaker {
       for (const p of puts) await this.client.addPath(toGobgpPath(p));
     }
     for (const p of d.delete) await this.client.deletePath(toGobgpWithdraw(p) as Path);
-    for (const p of d.add) this.log.info({ prefix: p.prefix, op: 'add' }, 'path announced');
-    for (const p of d.replace) this.log.info({ prefix: p.prefix, op: 'replace' }, 'path re-announced');
-    for (const p of d.delete) this.log.info({ prefix: p.prefix, op: 'delete' }, 'path withdrawn');
+    if (puts.length + d.delete.length > 20) {
+      this.log.info({ added: d.add.length, replaced: d.replace.length, deleted: d.delete.length, draining: this.draining }, 'paths changed');
+    } else {
+      for (const p of d.add) this.log.info({ prefix: p.prefix, op: 'add' }, 'path announced');
+      for (const p of d.replace) this.log.info({ prefix: p.prefix, op: 'replace', draining: this.draining }, 'path re-announced');
+      for (const p of d.delete) this.log.info({ prefix: p.prefix, op: 'delete' }, 'path withdrawn');
+    }
     if (!puts.length && !d.delete.length) this.log.debug({ reason: 'inSync', paths: paths.length }, 'paths unchanged');
     return { added: d.add.length, replaced: d.replace.length, deleted: d.delete.length, advertised: paths.length, skipped };
   }
