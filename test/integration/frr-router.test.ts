@@ -1,0 +1,161 @@
+/**
+ * FrrRouter smoke: real FRR 8.4 in a router namespace, real gobgpd (v4) in node namespaces
+ * on a bridge. One node → the announced /32 in the router's kernel FIB via the node; two
+ * nodes in two ASes → one ECMP route with both nexthops. The parsers are checked against
+ * the live daemons' output here (their unit tests use outputs captured from these runs:
+ * set BGPVS_CAPTURE=dir to write them again).
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NetLab } from '../../src/rig/netns.js';
+import { FrrRouter, frrSkipReason } from '../../src/rig/frr-router.js';
+import { gateways } from '../../src/rig/parsers/ip-route-json.js';
+import { toolPath } from '../../src/rig/paths.js';
+import { waitFor } from '../../src/util/wait.js';
+import { GobgpdNode } from './gobgpd-node.js';
+
+function skipReason(): string | undefined {
+  const r = frrSkipReason();
+  if (r) return r;
+  try {
+    toolPath('gobgpd');
+    toolPath('gobgp');
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return undefined;
+}
+const skip = skipReason();
+
+const ROUTER = '10.0.0.1';
+const VIP = '10.100.0.10/32';
+const node = (i: number) => ({ ns: `n${i}`, ip: `10.0.0.${11 + i}`, asn: 65011 + i });
+
+async function capture(name: string, text: string | undefined): Promise<void> {
+  const dir = process.env.BGPVS_CAPTURE;
+  if (!dir || text === undefined) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, name), text);
+}
+
+/** Stops what a test started, newest first, then removes its namespaces. */
+function teardown(t: TestContext, lab: NetLab): (() => Promise<void>)[] {
+  const stack: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    for (const f of stack.reverse()) await f().catch(() => undefined);
+    await lab.destroy();
+  });
+  return stack;
+}
+
+async function topology(tag: string, nodes: number): Promise<NetLab> {
+  const lab = await NetLab.create(tag);
+  await lab.addNs('r', { forwarding: true });
+  const ports: string[] = [];
+  for (let i = 0; i < nodes; i++) {
+    const n = node(i);
+    await lab.addNs(n.ns, { forwarding: true });
+    await lab.link(n.ns, 'eth0', 'r', `p${i}`);
+    await lab.addr(n.ns, 'eth0', `${n.ip}/24`);
+    ports.push(`p${i}`);
+  }
+  await lab.bridge('r', 'br0', ports);
+  await lab.addr('r', 'br0', `${ROUTER}/24`);
+  return lab;
+}
+
+test('FrrRouter: gobgpd peers, its /32 lands in the router kernel FIB via the node', { skip }, async (t) => {
+  const t0 = Date.now();
+  const lab = await topology('frr1', 1);
+  const cleanup = teardown(t, lab);
+  const n0 = node(0);
+  const frr = await FrrRouter.start({
+    lab,
+    ns: 'r',
+    config: { asn: 65000, routerId: ROUTER, neighbors: [{ address: n0.ip, asn: n0.asn }], multipath: { relax: true, maxPaths: 8 } },
+  });
+  cleanup.push(() => frr.stop());
+  const tFrr = Date.now();
+  const gobgpd = await GobgpdNode.start({ lab, ns: n0.ns, asn: n0.asn, routerId: n0.ip, peer: { address: ROUTER, asn: 65000 } });
+  cleanup.push(() => gobgpd.stop());
+  await gobgpd.announce(VIP, n0.ip, ['community', '65535:0']);
+  const tAnnounce = Date.now();
+
+  const route = await waitFor('VIP in the router kernel FIB', async () => {
+    const r = await frr.kernelRoute(VIP);
+    return r && r.nexthops.length > 0 ? r : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 50 });
+  const tFib = Date.now();
+  assert.deepEqual(gateways(route), [n0.ip]);
+  assert.equal(route.protocol, 'bgp');
+
+  const peers = await frr.bgpSummary();
+  assert.deepEqual(peers.map((p) => [p.address, p.remoteAs, p.state]), [[n0.ip, n0.asn, 'Established']]);
+  assert.equal(peers[0]?.prefixesReceived, 1);
+
+  const paths = await frr.bgpPaths(VIP);
+  assert.equal(paths.length, 1);
+  assert.equal(paths[0]?.nexthop, n0.ip);
+  assert.equal(paths[0]?.best, true);
+  assert.equal(paths[0]?.asPath, String(n0.asn));
+  assert.ok(paths[0]?.communities.includes('graceful-shutdown'), `communities: ${paths[0]?.communities.join(',')}`);
+
+  const rib = await frr.routes(VIP);
+  assert.equal(rib.length, 1);
+  assert.equal(rib[0]?.protocol, 'bgp');
+  assert.equal(rib[0]?.installed, true);
+  assert.deepEqual(rib[0]?.nexthops.map((n) => [n.ip, n.fib]), [[n0.ip, true]]);
+
+  await capture('frr-summary-1.json', await frr.vtysh('show bgp ipv4 unicast summary json'));
+  await capture('frr-bgp-route-gshut.json', await frr.vtysh(`show bgp ipv4 unicast ${VIP} json`));
+  await capture('frr-ip-route-1.json', await frr.vtysh(`show ip route ${VIP} json`));
+  await capture('ip-route-single.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
+
+  // withdraw → gone from the FIB and from bgpd
+  await gobgpd.withdraw(VIP);
+  await waitFor('VIP withdrawn from the FIB', async () => ((await frr.kernelRoute(VIP)) ? undefined : true), { timeoutMs: 10_000, intervalMs: 50 });
+  assert.deepEqual(await frr.bgpPaths(VIP), []);
+  await capture('frr-bgp-route-absent.json', await frr.vtysh(`show bgp ipv4 unicast ${VIP} json`));
+  await capture('frr-ip-route-absent.json', await frr.vtysh(`show ip route ${VIP} json`));
+  t.diagnostic(`frr start ${tFrr - t0} ms (incl. netns); gobgpd up + announce ${tAnnounce - tFrr} ms; announce → FIB ${tFib - tAnnounce} ms; total ${Date.now() - t0} ms`);
+});
+
+test('FrrRouter: two nodes in two ASes announce the same /32 → one kernel route, two nexthops', { skip }, async (t) => {
+  const t0 = Date.now();
+  const lab = await topology('frr2', 2);
+  const cleanup = teardown(t, lab);
+  const nodes = [node(0), node(1)];
+  const frr = await FrrRouter.start({
+    lab,
+    ns: 'r',
+    config: { asn: 65000, routerId: ROUTER, neighbors: nodes.map((n) => ({ address: n.ip, asn: 'external' as const })), multipath: { relax: true, maxPaths: 8 } },
+  });
+  cleanup.push(() => frr.stop());
+  for (const n of nodes) {
+    const g = await GobgpdNode.start({ lab, ns: n.ns, asn: n.asn, routerId: n.ip, peer: { address: ROUTER, asn: 65000 } });
+    cleanup.push(() => g.stop());
+    await g.announce(VIP, n.ip);
+  }
+  const tAnnounce = Date.now();
+  const route = await waitFor('two nexthops in the FIB', async () => {
+    const r = await frr.kernelRoute(VIP);
+    return r && r.nexthops.length === 2 ? r : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 50 });
+  const tFib = Date.now();
+  assert.deepEqual(gateways(route), nodes.map((n) => n.ip));
+  assert.deepEqual(route.nexthops.map((n) => n.weight), [1, 1]);
+  const peers = await frr.bgpSummary();
+  assert.deepEqual(peers.map((p) => p.state), ['Established', 'Established']);
+  const paths = await frr.bgpPaths(VIP);
+  assert.deepEqual(paths.map((p) => p.multipath), [true, true]);
+  assert.equal(paths.filter((p) => p.best).length, 1);
+  const rib = await frr.routes(VIP);
+  assert.deepEqual(rib[0]?.nexthops.map((n) => n.ip).sort(), nodes.map((n) => n.ip));
+  await capture('frr-summary-2.json', await frr.vtysh('show bgp ipv4 unicast summary json'));
+  await capture('frr-bgp-route-ecmp.json', await frr.vtysh(`show bgp ipv4 unicast ${VIP} json`));
+  await capture('frr-ip-route-ecmp.json', await frr.vtysh(`show ip route ${VIP} json`));
+  await capture('ip-route-ecmp.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
+  t.diagnostic(`announce → 2-nexthop FIB route ${tFib - tAnnounce} ms; total ${Date.now() - t0} ms`);
+});

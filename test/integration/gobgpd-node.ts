@@ -1,0 +1,89 @@
+/**
+ * A bare gobgpd "node" for router smoke tests: gobgpd from a TOML file inside a node
+ * namespace (gRPC on 127.0.0.1:50051 there, no BGP listener: `port = -1`, it only connects
+ * out), driven by the gobgp CLI run in the same namespace.
+ */
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnDaemon } from '../../src/exec/run.js';
+import type { NetLab } from '../../src/rig/netns.js';
+import { toolPath } from '../../src/rig/paths.js';
+import { sleep, waitFor } from '../../src/util/wait.js';
+
+export interface GobgpdNodeOptions {
+  lab: NetLab;
+  ns: string;
+  asn: number;
+  routerId: string;
+  peer: { address: string; asn: number };
+}
+
+export class GobgpdNode {
+  private constructor(
+    readonly opts: GobgpdNodeOptions,
+    readonly dir: string,
+    readonly pid: number,
+    private readonly logFd: number,
+  ) {}
+
+  static async start(opts: GobgpdNodeOptions): Promise<GobgpdNode> {
+    const dir = mkdtempSync(join(tmpdir(), 'bgpvs-gobgpd-'));
+    const conf = join(dir, 'gobgpd.toml');
+    writeFileSync(
+      conf,
+      [
+        '[global.config]',
+        `  as = ${opts.asn}`,
+        `  router-id = "${opts.routerId}"`,
+        '  port = -1',
+        '[[neighbors]]',
+        '  [neighbors.config]',
+        `    neighbor-address = "${opts.peer.address}"`,
+        `    peer-as = ${opts.peer.asn}`,
+        '  [neighbors.timers.config]',
+        '    connect-retry = 1',
+        '    idle-hold-time-after-reset = 1',
+        '  [[neighbors.afi-safis]]',
+        '    [neighbors.afi-safis.config]',
+        '      afi-safi-name = "ipv4-unicast"',
+      ].join('\n') + '\n',
+    );
+    const logFd = openSync(join(dir, 'gobgpd.log'), 'a');
+    const child = spawnDaemon([toolPath('gobgpd'), '-f', conf, '-p', '--api-hosts', '127.0.0.1:50051', '--pprof-disable'], {
+      netns: opts.lab.ns(opts.ns),
+      logFd,
+    });
+    child.catch(() => undefined);
+    const pid = child.pid;
+    if (pid === undefined) throw new Error('gobgpd did not start');
+    const node = new GobgpdNode(opts, dir, pid, logFd);
+    await waitFor('gobgpd gRPC', async () => ((await node.gobgp(['global'], true)).exitCode === 0 ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });
+    return node;
+  }
+
+  /** Run the gobgp CLI against this gobgpd. */
+  gobgp(args: readonly string[], allowFailure = false) {
+    return this.opts.lab.exec(this.opts.ns, [toolPath('gobgp'), ...args], { allowFailure, timeoutMs: 10_000 });
+  }
+
+  /** Announce `prefix` with this node as nexthop (v4 CLI: `global rib add PREFIX origin igp nexthop ...`). */
+  async announce(prefix: string, nexthop: string, extra: readonly string[] = []): Promise<void> {
+    await this.gobgp(['global', 'rib', 'add', prefix, 'origin', 'igp', 'nexthop', nexthop, ...extra, '-a', 'ipv4']);
+  }
+
+  async withdraw(prefix: string): Promise<void> {
+    await this.gobgp(['global', 'rib', 'del', prefix, '-a', 'ipv4']);
+  }
+
+  async stop(): Promise<void> {
+    try {
+      process.kill(this.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    await sleep(20);
+    closeSync(this.logFd);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
