@@ -1,0 +1,35 @@
+/**
+ * The lab router's FRR config, derived from the topology: one eBGP neighbour per node, ECMP
+ * across them (multipath-relax: every node has its own AS), BFD at 100 ms × 3. The same text
+ * is committed under lab/routers/ for containerlab (one integrated file there), and a unit
+ * test keeps the two equal.
+ */
+import type { FrrConfig } from '../rig/frr-router.js';
+import { renderFrrConfig } from '../rig/frr-router.js';
+import { BgpvsError } from '../errors.js';
+import type { LabTopology } from './topology.js';
+
+export function labRouterConfig(topo: LabTopology, routerName: string): FrrConfig {
+  const router = topo.nodes.find((n) => n.name === routerName && n.role === 'router');
+  if (!router?.asn || !router.address) throw new BgpvsError(`lab router ${routerName} needs an ASN label and an address`);
+  const nodes = topo.nodes.filter((n) => n.role === 'node');
+  return {
+    asn: router.asn,
+    routerId: router.address,
+    hostname: router.name,
+    multipath: { relax: true, maxPaths: 16 },
+    bfdProfile: { name: 'fast', receiveMs: 100, transmitMs: 100, multiplier: 3 },
+    neighbors: nodes.map((n) => ({
+      address: n.address!,
+      asn: n.asn!,
+      bfd: true,
+      timers: { keepaliveSeconds: 3, holdSeconds: 9, connectSeconds: 1 },
+    })),
+  };
+}
+
+/** One integrated file (containerlab's FRR image loads it with vtysh). */
+export function labRouterConfigFile(topo: LabTopology, routerName: string): string {
+  const r = renderFrrConfig(labRouterConfig(topo, routerName));
+  return `! Generated from lab/bgpvs.clab.yml by src/lab/router-config.ts; test/unit/lab-router-config.test.ts keeps it in step.\n${r.frr}${r.bfdd}`;
+}

@@ -1,0 +1,23 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parseTopology } from '../../src/lab/topology.js';
+import { labRouterConfig, labRouterConfigFile } from '../../src/lab/router-config.js';
+
+const topo = parseTopology(readFileSync(new URL('../../lab/bgpvs.clab.yml', import.meta.url), 'utf8'));
+
+test('lab router config: one BFD-enabled eBGP neighbour per node, ECMP with multipath-relax', () => {
+  const c = labRouterConfig(topo, 'router1');
+  assert.equal(c.asn, 64512);
+  assert.deepEqual(c.neighbors.map((n) => [n.address, n.asn, n.bfd]), [
+    ['10.0.0.11', 65001, true],
+    ['10.0.0.12', 65002, true],
+    ['10.0.0.13', 65003, true],
+  ]);
+  assert.deepEqual(c.multipath, { relax: true, maxPaths: 16 });
+});
+
+test('lab router config: the file committed for containerlab is the rendered config', () => {
+  const committed = readFileSync(new URL('../../lab/routers/router1/frr.conf', import.meta.url), 'utf8');
+  assert.equal(committed, labRouterConfigFile(topo, 'router1'), 'regenerate lab/routers/router1/frr.conf from labRouterConfigFile()');
+});
