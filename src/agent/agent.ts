@@ -1,0 +1,149 @@
+/**
+ * `bgpvs agent`: wiring only. config → logger → clients → reconcilers → signals.
+ *
+ *   watches (Services, EndpointSlices, Nodes) ──trigger──▶ ReconcileLoop ──▶ NodeReconciler
+ *        snapshot ─▶ ModelBuilder (pure) ─▶ data plane (nft/IPVS) + GoBGP paths
+ *
+ * On SIGTERM: stop reacting, announce GRACEFUL_SHUTDOWN (RFC 8326) for the drain time,
+ * withdraw, stop gobgpd. The data plane is left as it is, so a restarted agent finds it
+ * serving and changes only the difference; nothing is flushed on start.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { GobgpClient } from '../bgp/gobgp-client.js';
+import { GobgpSpeaker } from '../bgp/speaker.js';
+import { GobgpdSupervisor, type PeerStatus } from '../bgp/supervisor.js';
+import type { NodeDesiredState } from '../model/types.js';
+import type { SpeakerConfig } from '../bgp/config.js';
+import { ModelBuilder, type ClusterSnapshot } from '../desired/builder.js';
+import { modelConfig, type PoolAttributes } from '../desired/config.js';
+import { gobgpProtoDir, toolPath } from '../rig/paths.js';
+import { HttpEndpoints } from '../observability/http.js';
+import { AgentMetrics } from '../observability/metrics.js';
+import { Heartbeats } from '../reconcile/health.js';
+import { ReconcileLoop } from '../reconcile/loop.js';
+import { NodeReconciler, type DataPlanePort } from './node-reconciler.js';
+import { ClusterWatch } from './watch.js';
+import { BgpvsError } from '../errors.js';
+
+export interface AgentDeps {
+  config: Readonly<Config>;
+  logger: Logger;
+  /** The data plane for this node (nft or IPVS), chosen by the caller. */
+  dataplane: DataPlanePort;
+  /** Pools (CIDRs + BGP attributes): from IPPool objects, or static for the lab. */
+  pools: readonly PoolAttributes[];
+  kubeConfig?: KubeConfig;
+}
+
+export class Agent {
+  readonly metrics = new AgentMetrics();
+  private readonly log: Logger;
+  private readonly watch: ClusterWatch;
+  private readonly loop: ReconcileLoop;
+  private readonly reconciler: NodeReconciler;
+  private readonly supervisor: GobgpdSupervisor;
+  private readonly http: HttpEndpoints;
+  private readonly health = new Heartbeats(['node'], 10 * 60_000);
+  private nodeAddress: string | undefined;
+
+  constructor(private readonly d: AgentDeps) {
+    const cfg = d.config;
+    this.log = d.logger;
+    const kc = d.kubeConfig ?? loadKubeConfig(cfg.kubeconfig);
+    this.watch = new ClusterWatch(kc, (kind) => this.loop.trigger(kind), this.log.child({ component: 'watch' }));
+
+    this.nodeAddress = cfg.nodeAddress;
+    if (!this.nodeAddress) throw new BgpvsError('node address unknown: set --node-address (the DaemonSet passes status.hostIP)');
+    const speakerCfg: SpeakerConfig = {
+      asn: cfg.bgp.asn,
+      ...(cfg.bgp.routerId ? { routerId: cfg.bgp.routerId } : {}),
+      listenPort: cfg.bgp.listenPort,
+      nextHops: this.nodeAddress.includes(':') ? { IPv6: this.nodeAddress } : { IPv4: this.nodeAddress },
+      peers: cfg.bgp.peers.map((p) => ({ ...p, connectRetrySeconds: 1 })),
+      exportCidrs: [...d.pools.flatMap((p) => p.cidrs), ...cfg.bgp.exportCidrs],
+    };
+    const target = cfg.bgp.gobgpd.mode === 'child' ? `127.0.0.1:${cfg.bgp.gobgpd.grpcPort}` : `${cfg.bgp.gobgpd.host}:${cfg.bgp.gobgpd.port}`;
+    const client = new GobgpClient({ target, protoDir: gobgpProtoDir() });
+    const speaker = new GobgpSpeaker({ client, logger: this.log, config: speakerCfg });
+    this.supervisor = new GobgpdSupervisor({
+      speaker,
+      client,
+      gobgpd: cfg.bgp.gobgpd.mode === 'child' ? { mode: 'child', binary: toolPath('gobgpd'), grpcPort: cfg.bgp.gobgpd.grpcPort } : { mode: 'external', target },
+      logger: this.log,
+      metrics: this.metrics,
+      drainMs: cfg.bgp.gracefulShutdownMs,
+    });
+
+    const builder = new ModelBuilder(
+      modelConfig({
+        loadBalancerClass: cfg.service.loadBalancerClass,
+        handleClasslessServices: cfg.service.handleClasslessServices,
+        advertiseClusterIPs: cfg.service.advertiseClusterIPs,
+        advertiseExternalIPs: cfg.service.advertiseExternalIPs,
+        defaultScheduler: cfg.service.defaultScheduler,
+        defaultForwarding: cfg.service.defaultForwarding,
+        pools: d.pools,
+      }),
+      cfg.nodeName,
+    );
+    this.reconciler = new NodeReconciler({
+      source: this.watch,
+      model: {
+        build: (snap: ClusterSnapshot) => {
+          builder.sync(snap);
+          return builder.build();
+        },
+      },
+      dataplane: d.dataplane,
+      advertiser: speaker,
+      logger: this.log.child({ component: 'node-reconciler' }),
+      onDesired: (desired) => {
+        this.metrics.advertisedPrefixes.set(desired.advertisements.length);
+      },
+    });
+    this.loop = new ReconcileLoop({
+      name: 'node',
+      pass: this.reconciler.pass,
+      logger: this.log,
+      resyncMs: cfg.resyncMs,
+      onPass: (outcome, ms) => {
+        this.health.beat('node', outcome);
+        this.metrics.passDuration.observe({ reconciler: 'node', outcome }, ms / 1000);
+      },
+    });
+    this.http = new HttpEndpoints({ registry: this.metrics.registry, health: this.health, host: cfg.metrics.host, port: cfg.metrics.port });
+  }
+
+  async start(): Promise<void> {
+    const port = await this.http.start();
+    this.log.info({ port }, 'metrics and health endpoints listening');
+    await this.supervisor.start();
+    // Passes wait for the first full list of every kind (NodeReconciler refuses before it).
+    this.loop.start();
+    await this.watch.start();
+    this.log.info({ node: this.d.config.nodeName, address: this.nodeAddress }, 'agent started');
+  }
+
+  /** Graceful stop: no more passes; drain and withdraw BGP; leave the data plane serving. */
+  async stop(): Promise<void> {
+    this.loop.stop();
+    await this.watch.stop().catch((err: unknown) => this.log.warn({ err }, 'stopping watches'));
+    await this.supervisor.stop().catch((err: unknown) => this.log.error({ err }, 'stopping gobgpd'));
+    await this.http.stop();
+    this.log.info('agent stopped');
+  }
+
+  /** For tests and status: the last computed desired state and BGP peers. */
+  status(): { desired: NodeDesiredState | undefined; peers: PeerStatus[] } {
+    return { desired: this.reconciler.lastDesired, peers: this.supervisor.peers() };
+  }
+}
+
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromCluster();
+  return kc;
+}

@@ -1,0 +1,121 @@
+/**
+ * Watched collections for the agent: a client-node informer per kind, restarted with backoff
+ * on `error` (client-node recovers by itself only from closes, 410 Gone and timeouts). The
+ * cache keeps the last known objects while the API server is away, so the node keeps
+ * serving what it served.
+ */
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1EndpointSlice,
+  type V1Node,
+  type V1Service,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { ClusterSnapshot } from '../desired/builder.js';
+
+export class WatchedKind<T extends KubernetesObject> {
+  private readonly informer: Informer<T> & ObjectCache<T>;
+  private synced = false;
+  private stopped = false;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly kind: string,
+    kc: KubeConfig,
+    path: string,
+    list: () => Promise<KubernetesListObject<T>>,
+    private readonly onChange: (kind: string) => void,
+    private readonly log: Logger,
+    private readonly backoff = { initialMs: 500, maxMs: 30_000 },
+  ) {
+    this.informer = makeInformer<T>(kc, path, list);
+    for (const verb of ['add', 'update', 'delete'] as const) this.informer.on(verb, () => this.synced && this.onChange(kind));
+    this.informer.on('error', (err: unknown) => this.restart(err));
+  }
+
+  get isSynced(): boolean {
+    return this.synced;
+  }
+
+  items(): readonly T[] {
+    return this.informer.list();
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    try {
+      await this.informer.start();
+      this.failures = 0;
+      const first = !this.synced;
+      this.synced = true;
+      if (first) this.log.info({ kind: this.kind, objects: this.items().length }, 'initial list done');
+      this.onChange(this.kind);
+    } catch (err) {
+      this.restart(err);
+    }
+  }
+
+  private restart(err: unknown): void {
+    if (this.stopped || this.timer) return;
+    this.failures++;
+    const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (this.failures - 1));
+    this.log.warn({ kind: this.kind, err, retryInMs: delay, cachedObjects: this.items().length }, 'watch failed; keeping the last known state');
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.start();
+    }, delay);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.informer.stop();
+  }
+}
+
+/** Services, EndpointSlices and Nodes: the agent's view of the cluster. */
+export class ClusterWatch {
+  readonly services: WatchedKind<V1Service>;
+  readonly slices: WatchedKind<V1EndpointSlice>;
+  readonly nodes: WatchedKind<V1Node>;
+  private readonly all: WatchedKind<KubernetesObject>[];
+
+  constructor(kc: KubeConfig, onChange: (kind: string) => void, log: Logger) {
+    const core = kc.makeApiClient(CoreV1Api);
+    const disc = kc.makeApiClient(DiscoveryV1Api);
+    this.services = new WatchedKind('Service', kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), onChange, log);
+    this.slices = new WatchedKind('EndpointSlice', kc, '/apis/discovery.k8s.io/v1/endpointslices', () => disc.listEndpointSliceForAllNamespaces(), onChange, log);
+    this.nodes = new WatchedKind('Node', kc, '/api/v1/nodes', () => core.listNode(), onChange, log);
+    this.all = [this.services, this.slices, this.nodes] as unknown as WatchedKind<KubernetesObject>[];
+  }
+
+  /** A custom resource (cluster-scoped) watched like the built-in kinds. */
+  static custom<T extends KubernetesObject>(kc: KubeConfig, group: string, version: string, plural: string, onChange: (kind: string) => void, log: Logger): WatchedKind<T> {
+    const api = kc.makeApiClient(CustomObjectsApi);
+    return new WatchedKind<T>(plural, kc, `/apis/${group}/${version}/${plural}`, async () => (await api.listClusterCustomObject({ group, version, plural })) as KubernetesListObject<T>, onChange, log);
+  }
+
+  start(): Promise<void[]> {
+    return Promise.all(this.all.map((w) => w.start()));
+  }
+
+  stop(): Promise<void[]> {
+    return Promise.all(this.all.map((w) => w.stop()));
+  }
+
+  /** Undefined until every kind has been listed once. */
+  snapshot(): ClusterSnapshot | undefined {
+    if (!this.all.every((w) => w.isSynced)) return undefined;
+    return { services: this.services.items(), endpointSlices: this.slices.items(), nodes: this.nodes.items() };
+  }
+}
