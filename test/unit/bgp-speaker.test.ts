@@ -1,0 +1,224 @@
+/** GobgpSpeaker against a small stateful fake of gobgpd's API that enforces its invariants. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GobgpError } from '../../src/errors.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { GobgpSpeaker } from '../../src/bgp/speaker.js';
+import type { SpeakerConfig } from '../../src/bgp/config.js';
+import type {
+  DefinedSet,
+  Destination,
+  EventWatch,
+  Family,
+  GobgpApi,
+  Global,
+  Path,
+  Peer,
+  Policy,
+  PolicyAssignment,
+} from '../../src/bgp/gobgp-client.js';
+import type { Advertisement } from '../../src/model/types.js';
+
+class FakeGobgp implements GobgpApi {
+  global: Global | undefined;
+  peers = new Map<string, Peer>();
+  paths = new Map<string, Path>();
+  sets = new Map<string, DefinedSet>();
+  policies = new Map<string, Policy>();
+  assignments = new Map<string, PolicyAssignment>();
+  calls: string[] = [];
+
+  /** gobgpd restarted: everything gone. */
+  reset(): void {
+    this.global = undefined;
+    this.peers.clear();
+    this.paths.clear();
+    this.sets.clear();
+    this.policies.clear();
+    this.assignments.clear();
+  }
+  private need(rpc: string): void {
+    this.calls.push(rpc);
+    if (!this.global) throw new GobgpError(rpc, 9, 'bgp server not started');
+  }
+  private key(p: Path): string {
+    return `${p.family.afi}|${p.nlri.prefix.prefix}/${p.nlri.prefix.prefix_len}`;
+  }
+  async startBgp(g: Global) {
+    this.calls.push('StartBgp');
+    if (this.global) throw new GobgpError('StartBgp', 6, 'already started');
+    this.global = g;
+  }
+  async stopBgp() {
+    this.need('StopBgp');
+    this.reset();
+  }
+  async getBgp() {
+    this.calls.push('GetBgp');
+    return this.global;
+  }
+  async addPeer(p: Peer) {
+    this.need('AddPeer');
+    if (this.peers.has(p.conf.neighbor_address)) throw new GobgpError('AddPeer', 6, 'peer exists');
+    this.peers.set(p.conf.neighbor_address, structuredClone(p));
+  }
+  async updatePeer(p: Peer) {
+    this.need('UpdatePeer');
+    this.peers.set(p.conf.neighbor_address, p);
+  }
+  async deletePeer(a: string) {
+    this.need('DeletePeer');
+    if (!this.peers.delete(a)) throw new GobgpError('DeletePeer', 5, 'no peer');
+  }
+  async listPeer() {
+    this.need('ListPeer');
+    return [...this.peers.values()];
+  }
+  async addPath(p: Path) {
+    this.need('AddPath');
+    this.paths.set(this.key(p), { ...structuredClone(p), neighbor_ip: '' });
+    return Buffer.alloc(16);
+  }
+  async addPathStream(ps: readonly Path[]) {
+    for (const p of ps) await this.addPath(p);
+  }
+  async deletePath(p: Path) {
+    this.need('DeletePath');
+    if (!this.paths.delete(this.key(p))) throw new GobgpError('DeletePath', 5, 'no path');
+  }
+  async listPath(f: Family): Promise<Destination[]> {
+    this.need('ListPath');
+    return [...this.paths.values()]
+      .filter((p) => p.family.afi === f.afi)
+      .map((p) => ({ prefix: `${p.nlri.prefix.prefix}/${p.nlri.prefix.prefix_len}`, paths: [p] }));
+  }
+  async addDefinedSet(s: DefinedSet) {
+    this.need('AddDefinedSet');
+    this.sets.set(s.name, s);
+  }
+  async deleteDefinedSet(s: DefinedSet) {
+    this.need('DeleteDefinedSet');
+    this.sets.delete(s.name);
+  }
+  async listDefinedSet() {
+    this.need('ListDefinedSet');
+    return [...this.sets.values()];
+  }
+  async addPolicy(p: Policy) {
+    this.need('AddPolicy');
+    if (this.policies.has(p.name)) throw new GobgpError('AddPolicy', 6, 'policy exists');
+    for (const s of p.statements) {
+      const set = s.conditions?.prefix_set?.name;
+      if (set && !this.sets.has(set)) throw new GobgpError('AddPolicy', 5, `no defined set ${set}`);
+    }
+    this.policies.set(p.name, p);
+  }
+  async deletePolicy(n: string) {
+    this.need('DeletePolicy');
+    this.policies.delete(n);
+  }
+  async listPolicy() {
+    this.need('ListPolicy');
+    return [...this.policies.values()];
+  }
+  async setPolicyAssignment(a: PolicyAssignment) {
+    this.need('SetPolicyAssignment');
+    for (const p of a.policies) if (!this.policies.has(p.name)) throw new GobgpError('SetPolicyAssignment', 5, `no policy ${p.name}`);
+    this.assignments.set(`${a.name}|${a.direction}`, a);
+  }
+  async listPolicyAssignment() {
+    return [...this.assignments.values()];
+  }
+  watchPeerEvents(): EventWatch {
+    return { cancel() {} };
+  }
+  async waitReady() {}
+  close() {}
+}
+
+const cfg: SpeakerConfig = {
+  asn: 65011,
+  nextHops: { IPv4: '10.0.0.11', IPv6: 'fd00::11' },
+  peers: [{ address: '10.0.0.1', asn: 65000 }],
+  exportCidrs: ['10.100.0.0/16'],
+};
+const ad = (prefix: string, extra: Partial<Advertisement> = {}): Advertisement => ({
+  prefix,
+  family: prefix.includes(':') ? 'IPv6' : 'IPv4',
+  services: ['a/b'],
+  communities: [],
+  largeCommunities: [],
+  localReadyEndpoints: 1,
+  weighted: false,
+  ...extra,
+});
+const mutations = (calls: string[]) => calls.filter((c) => !/^(Get|List)/.test(c));
+
+test('speaker: resync applies global, policies, peers, paths; a second pass changes nothing', async () => {
+  const fake = new FakeGobgp();
+  const sp = new GobgpSpeaker({ client: fake, logger: silentLogger(), config: cfg });
+  await sp.setAdvertisements([ad('10.100.0.1/32'), ad('fd00:100::1/128')]).catch(() => undefined); // not started yet
+  await sp.resync();
+  assert.equal(fake.global?.router_id, '10.0.0.11');
+  assert.equal(fake.global?.listen_port, -1);
+  assert.deepEqual([...fake.peers.keys()], ['10.0.0.1']);
+  assert.deepEqual([...fake.paths.keys()].sort(), ['AFI_IP6|fd00:100::1/128', 'AFI_IP|10.100.0.1/32']);
+  assert.equal(fake.assignments.get('global|POLICY_DIRECTION_IMPORT')?.default_action, 'ROUTE_ACTION_REJECT');
+
+  fake.calls = [];
+  await sp.resync();
+  const again = await sp.setAdvertisements([ad('10.100.0.1/32'), ad('fd00:100::1/128')]);
+  assert.deepEqual([again.added, again.replaced, again.deleted], [0, 0, 0]);
+  assert.deepEqual(
+    mutations(fake.calls).filter((c) => !['AddDefinedSet', 'SetPolicyAssignment'].includes(c)),
+    [],
+    'second pass: no path, peer or policy changes',
+  );
+});
+
+test('speaker: only its own paths and peers are touched', async () => {
+  const fake = new FakeGobgp();
+  const sp = new GobgpSpeaker({ client: fake, logger: silentLogger(), config: cfg });
+  await sp.resync();
+  // Somebody else's path and peer in the same gobgpd.
+  await fake.addPath({ family: { afi: 'AFI_IP', safi: 'SAFI_UNICAST' }, nlri: { prefix: { prefix: '192.0.2.1', prefix_len: 32 } }, pattrs: [{ next_hop: { next_hop: '10.0.0.11' } }] });
+  await fake.addPeer({ conf: { neighbor_address: '10.0.0.99', peer_asn: 1 } });
+  await sp.setAdvertisements([ad('10.100.0.1/32')]);
+  const r = await sp.setAdvertisements([]);
+  assert.equal(r.deleted, 1);
+  assert.deepEqual([...fake.paths.keys()], ['AFI_IP|192.0.2.1/32']);
+  await sp.resync();
+  assert.ok(fake.peers.has('10.0.0.99'), 'foreign peer kept');
+});
+
+test('speaker: after gobgpd restarts, resync re-applies everything', async () => {
+  const fake = new FakeGobgp();
+  const sp = new GobgpSpeaker({ client: fake, logger: silentLogger(), config: cfg });
+  await sp.resync();
+  await sp.setAdvertisements([ad('10.100.0.1/32'), ad('10.100.0.2/32')]);
+  fake.reset();
+  const r = await sp.resync();
+  assert.equal(r.added, 2);
+  assert.equal(fake.peers.size, 1);
+  assert.equal(fake.policies.size, 2);
+});
+
+test('speaker: a changed peer is replaced; drain re-announces with 65535:0 and local-pref 0', async () => {
+  const fake = new FakeGobgp();
+  const sp = new GobgpSpeaker({ client: fake, logger: silentLogger(), config: cfg });
+  await sp.resync();
+  await sp.setAdvertisements([ad('10.100.0.1/32', { communities: ['65000:1'] })]);
+  const r = await sp.drain();
+  assert.equal(r.replaced, 1);
+  const p = [...fake.paths.values()][0]!;
+  assert.deepEqual(p.pattrs.find((a) => a.communities)?.communities?.communities.sort(), [65000 * 65536 + 1, 0xffff0000].sort());
+  assert.equal(p.pattrs.find((a) => a.local_pref)?.local_pref?.local_pref, 0);
+  const w = await sp.withdrawAll();
+  assert.equal(w.deleted, 1);
+  assert.equal(fake.paths.size, 0);
+
+  const changed = new GobgpSpeaker({ client: fake, logger: silentLogger(), config: { ...cfg, peers: [{ address: '10.0.0.1', asn: 65000, holdTimeSeconds: 9 }] } });
+  fake.calls = [];
+  await changed.resync();
+  assert.deepEqual(mutations(fake.calls).filter((c) => c.endsWith('Peer')), ['DeletePeer', 'AddPeer']);
+});
