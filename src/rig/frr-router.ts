@@ -14,7 +14,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run as defaultRun, type Runner } from '../exec/run.js';
-import { BgpvsError } from '../errors.js';
+import { BgpvsError, ConfigError } from '../errors.js';
 import { sleep, waitFor } from '../util/wait.js';
 import type { NetLab } from './netns.js';
 import { parseFrrBgpRoute, parseFrrBgpSummary, parseFrrIpRoute, type FrrBgpPath, type FrrBgpPeer, type FrrRibRoute } from './parsers/frr-json.js';
@@ -88,7 +88,10 @@ export function renderFrrConfig(cfg: FrrConfig, opts: { logFile?: string } = {})
     const a = n.address;
     lines.push(` neighbor ${a} remote-as ${n.asn}`);
     if (n.port !== undefined) lines.push(` neighbor ${a} port ${n.port}`);
-    if (n.password !== undefined) lines.push(` neighbor ${a} password ${n.password}`);
+    if (n.password !== undefined) {
+      if (!/^\S+$/.test(n.password)) throw new ConfigError(`neighbors[${a}].password`, 'must be non-empty without whitespace (FRR config word)');
+      lines.push(` neighbor ${a} password ${n.password}`);
+    }
     if (n.updateSource !== undefined) lines.push(` neighbor ${a} update-source ${n.updateSource}`);
     if (n.ebgpMultihop !== undefined) lines.push(` neighbor ${a} ebgp-multihop ${n.ebgpMultihop}`);
     if (n.timers) lines.push(` neighbor ${a} timers ${n.timers.keepaliveSeconds} ${n.timers.holdSeconds}`);
@@ -107,6 +110,33 @@ export function renderFrrConfig(cfg: FrrConfig, opts: { logFile?: string } = {})
     ? ['bfd', ` profile ${p.name}`, `  receive-interval ${p.receiveMs}`, `  transmit-interval ${p.transmitMs}`, `  detect-multiplier ${p.multiplier}`, ' exit', 'exit', '!']
     : ['!'];
   return { frr: lines.join('\n') + '\n', bfdd: bfdd.join('\n') + '\n' };
+}
+
+/**
+ * Feed a rendered config to the real daemons' dry run (`-C`) and return the lines they
+ * reject (FRR exits 0 even then, so the output is what tells). Needs FRR installed.
+ */
+export async function checkFrrConfig(rendered: RenderedFrrConfig, run: Runner = defaultRun): Promise<string[]> {
+  const d = mkdtempSync(join(tmpdir(), 'bgpvs-frrcheck-'));
+  chmodSync(d, 0o755); // the daemons drop to user frr before reading the config
+  try {
+    writeFileSync(join(d, 'frr.conf'), rendered.frr);
+    writeFileSync(join(d, 'bfdd.conf'), rendered.bfdd);
+    const errors: string[] = [];
+    // zebra alone rejects every `router bgp` line in a dry run, so bgpd checks frr.conf
+    for (const [daemon, conf] of [['bgpd', 'frr.conf'], ['bfdd', 'bfdd.conf']] as const) {
+      const res = await run([`${FRR_DIR}/${daemon}`, '-C', '-f', join(d, conf), '-i', join(d, `${daemon}.pid`), '-z', join(d, 'zserv.api'), '--vty_socket', d], {
+        allowFailure: true,
+        timeoutMs: 10_000,
+      });
+      const bad = `${res.stdout}\n${res.stderr}`.split('\n').filter((l) => /No such command|Unknown command|Command incomplete|Ambiguous command|configuration file|Error on config/i.test(l));
+      if (res.exitCode !== 0) bad.push(`${daemon} -C exited ${res.exitCode}`);
+      errors.push(...bad.map((l) => `${daemon}: ${l.trim()}`));
+    }
+    return errors;
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
 }
 
 export interface FrrRouterOptions {

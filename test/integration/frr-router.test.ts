@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetLab } from '../../src/rig/netns.js';
-import { FrrRouter, frrSkipReason } from '../../src/rig/frr-router.js';
+import { FrrRouter, checkFrrConfig, frrSkipReason, renderFrrConfig } from '../../src/rig/frr-router.js';
 import { gateways } from '../../src/rig/parsers/ip-route-json.js';
 import { toolPath } from '../../src/rig/paths.js';
 import { waitFor } from '../../src/util/wait.js';
@@ -158,4 +158,25 @@ test('FrrRouter: two nodes in two ASes announce the same /32 → one kernel rout
   await capture('frr-ip-route-ecmp.json', await frr.vtysh(`show ip route ${VIP} json`));
   await capture('ip-route-ecmp.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
   t.diagnostic(`announce → 2-nexthop FIB route ${tFib - tAnnounce} ms; total ${Date.now() - t0} ms`);
+});
+
+test('renderFrrConfig: every option is accepted by the real zebra/bgpd/bfdd (-C dry run)', { skip: frrSkipReason() }, async () => {
+  const rendered = renderFrrConfig({
+    asn: 65000,
+    routerId: ROUTER,
+    hostname: 'r',
+    neighbors: [
+      { address: '10.0.0.11', asn: 65011, bfd: true, timers: { keepaliveSeconds: 1, holdSeconds: 3, connectSeconds: 2 } },
+      { address: '10.0.0.12', asn: 'external', port: 1790, password: 's3cret', updateSource: '10.0.0.1', ebgpMultihop: 2 },
+      { address: '10.0.0.13', asn: 'internal', bfd: true },
+    ],
+    multipath: { relax: true, maxPaths: 16, maxPathsIbgp: 4 },
+    bfdProfile: { name: 'fast', receiveMs: 100, transmitMs: 100, multiplier: 3 },
+    bandwidth: 'skip-missing',
+    extraBgpLines: ['bgp graceful-shutdown'],
+  }, { logFile: '/tmp/frr-check.log' });
+  assert.deepEqual(await checkFrrConfig(rendered), []);
+  // and the check does catch a bad line
+  const bad = await checkFrrConfig({ frr: rendered.frr.replace(' bgp router-id', ' bgp router-idd'), bfdd: rendered.bfdd });
+  assert.ok(bad.some((l) => l.startsWith('bgpd:')), bad.join('\n'));
 });

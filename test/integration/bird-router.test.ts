@@ -1,0 +1,159 @@
+/**
+ * BirdRouter smoke: real BIRD 2 in a router namespace, real gobgpd (v4) in node namespaces
+ * on a bridge. One node → its /32 in the router's kernel FIB via the node and the session
+ * Established in `birdc show protocols all`; two nodes → one ECMP route (`merge paths on`).
+ * The birdc parsers run on the live output here; their unit tests use captures of these
+ * runs (set BGPVS_CAPTURE=dir to write them again).
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NetLab } from '../../src/rig/netns.js';
+import { BirdRouter, birdSkipReason, checkBirdConfig, renderBirdConfig } from '../../src/rig/bird-router.js';
+import { gateways } from '../../src/rig/parsers/ip-route-json.js';
+import { toolPath } from '../../src/rig/paths.js';
+import { waitFor } from '../../src/util/wait.js';
+import { GobgpdNode } from './gobgpd-node.js';
+
+function skipReason(): string | undefined {
+  const r = birdSkipReason();
+  if (r) return r;
+  try {
+    toolPath('gobgpd');
+    toolPath('gobgp');
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return undefined;
+}
+const skip = skipReason();
+
+const ROUTER = '10.0.0.1';
+const VIP = '10.100.0.10/32';
+const node = (i: number) => ({ ns: `n${i}`, ip: `10.0.0.${11 + i}`, asn: 65011 + i, name: `node${i}` });
+
+function capture(name: string, text: string | undefined): void {
+  const dir = process.env.BGPVS_CAPTURE;
+  if (!dir || text === undefined) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, name), text);
+}
+
+function teardown(t: TestContext, lab: NetLab): (() => Promise<void>)[] {
+  const stack: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    for (const f of stack.reverse()) await f().catch(() => undefined);
+    await lab.destroy();
+  });
+  return stack;
+}
+
+async function topology(tag: string, nodes: number): Promise<NetLab> {
+  const lab = await NetLab.create(tag);
+  await lab.addNs('r', { forwarding: true });
+  const ports: string[] = [];
+  for (let i = 0; i < nodes; i++) {
+    const n = node(i);
+    await lab.addNs(n.ns, { forwarding: true });
+    await lab.link(n.ns, 'eth0', 'r', `p${i}`);
+    await lab.addr(n.ns, 'eth0', `${n.ip}/24`);
+    ports.push(`p${i}`);
+  }
+  await lab.bridge('r', 'br0', ports);
+  await lab.addr('r', 'br0', `${ROUTER}/24`);
+  return lab;
+}
+
+test('BirdRouter: gobgpd peers, its /32 lands in the router kernel FIB via the node', { skip }, async (t) => {
+  const t0 = Date.now();
+  const lab = await topology('bird1', 1);
+  const cleanup = teardown(t, lab);
+  const n0 = node(0);
+  // a second, never-reached neighbor shows a session that is not Established
+  const bird = await BirdRouter.start({
+    lab,
+    ns: 'r',
+    config: { asn: 65000, routerId: ROUTER, neighbors: [{ address: n0.ip, asn: n0.asn, name: n0.name }, { address: '10.0.0.99', asn: 65099, name: 'ghost' }] },
+  });
+  cleanup.push(() => bird.stop());
+  const tBird = Date.now();
+  const gobgpd = await GobgpdNode.start({ lab, ns: n0.ns, asn: n0.asn, routerId: n0.ip, peer: { address: ROUTER, asn: 65000 } });
+  cleanup.push(() => gobgpd.stop());
+  await gobgpd.announce(VIP, n0.ip, ['community', '65535:0', 'large-community', '65011:4242:1']);
+  const tAnnounce = Date.now();
+
+  const route = await waitFor('VIP in the router kernel FIB', async () => {
+    const r = await bird.kernelRoute(VIP);
+    return r && r.nexthops.length > 0 ? r : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 50 });
+  const tFib = Date.now();
+  assert.deepEqual(gateways(route), [n0.ip]);
+  assert.equal(route.protocol, 'bird');
+
+  const peers = await bird.bgpSummary();
+  assert.deepEqual(peers.map((p) => [p.name, p.bgp?.neighborAddress, p.bgp?.neighborAs, p.bgp?.state]), [
+    [n0.name, n0.ip, n0.asn, 'Established'],
+    ['ghost', '10.0.0.99', 65099, peers[1]?.bgp?.state],
+  ]);
+  assert.notEqual(peers[1]?.bgp?.state, 'Established');
+  assert.deepEqual(peers[0]?.channels.map((c) => [c.name, c.state, c.routes?.imported]), [['ipv4', 'UP', 1]]);
+
+  const routes = await bird.routes(VIP);
+  assert.equal(routes.length, 1);
+  assert.deepEqual(
+    routes.map((r) => [r.prefix, r.protocol, r.primary, r.bgpNextHop, r.asPath, r.communities, r.largeCommunities]),
+    [[VIP, n0.name, true, n0.ip, String(n0.asn), ['65535:0'], ['65011:4242:1']]],
+  );
+  capture('bird-protocols-1.txt', await bird.birdc('show protocols all'));
+  capture('bird-route-gshut.txt', await bird.birdc(`show route ${VIP} all`));
+
+  await gobgpd.withdraw(VIP);
+  await waitFor('VIP withdrawn from the FIB', async () => ((await bird.kernelRoute(VIP)) ? undefined : true), { timeoutMs: 10_000, intervalMs: 50 });
+  assert.deepEqual(await bird.routes(VIP), []);
+  t.diagnostic(`bird start ${tBird - t0} ms (incl. netns); gobgpd up + announce ${tAnnounce - tBird} ms; announce → FIB ${tFib - tAnnounce} ms; total ${Date.now() - t0} ms`);
+});
+
+test('BirdRouter: two nodes announce the same /32 → one kernel route, two nexthops', { skip }, async (t) => {
+  const t0 = Date.now();
+  const lab = await topology('bird2', 2);
+  const cleanup = teardown(t, lab);
+  const nodes = [node(0), node(1)];
+  const bird = await BirdRouter.start({ lab, ns: 'r', config: { asn: 65000, routerId: ROUTER, neighbors: nodes.map((n) => ({ address: n.ip, asn: n.asn, name: n.name })) } });
+  cleanup.push(() => bird.stop());
+  for (const n of nodes) {
+    const g = await GobgpdNode.start({ lab, ns: n.ns, asn: n.asn, routerId: n.ip, peer: { address: ROUTER, asn: 65000 } });
+    cleanup.push(() => g.stop());
+    await g.announce(VIP, n.ip);
+  }
+  const tAnnounce = Date.now();
+  const route = await waitFor('two nexthops in the FIB', async () => {
+    const r = await bird.kernelRoute(VIP);
+    return r && r.nexthops.length === 2 ? r : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 50 });
+  const tFib = Date.now();
+  assert.deepEqual(gateways(route), nodes.map((n) => n.ip));
+  assert.deepEqual((await bird.bgpSummary()).map((p) => p.bgp?.state), ['Established', 'Established']);
+  const routes = await bird.routes(VIP);
+  assert.deepEqual(routes.map((r) => r.bgpNextHop).sort(), nodes.map((n) => n.ip));
+  assert.equal(routes.filter((r) => r.primary).length, 1);
+  capture('bird-protocols-2.txt', await bird.birdc('show protocols all'));
+  capture('bird-route-ecmp.txt', await bird.birdc('show route all'));
+  capture('ip-route-ecmp-bird.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
+  t.diagnostic(`announce → 2-nexthop FIB route ${tFib - tAnnounce} ms; total ${Date.now() - t0} ms`);
+});
+
+test('renderBirdConfig: every option is accepted by the real bird (bird -p)', { skip: birdSkipReason() }, async () => {
+  const conf = renderBirdConfig({
+    asn: 65000,
+    routerId: ROUTER,
+    neighbors: [
+      { address: '10.0.0.11', asn: 65011, name: 'node0', bfd: true, timers: { holdSeconds: 3, keepaliveSeconds: 1 }, connectRetrySeconds: 2 },
+      { address: '10.0.0.12', asn: 65012, port: 1790, password: 's3cret', localAddress: '10.0.0.1', multihop: 2 },
+    ],
+    bfd: { interface: 'br*', minRxMs: 100, minTxMs: 100, multiplier: 3 },
+    mergePaths: { limit: 8 },
+  }, { logFile: '/tmp/bird-check.log' });
+  assert.equal(await checkBirdConfig(conf), undefined);
+  assert.match((await checkBirdConfig(conf.replace('router id', 'router idd'))) ?? '', /syntax error/);
+});
