@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetLab } from '../../src/rig/netns.js';
 import { FrrRouter, checkFrrConfig, frrSkipReason, renderFrrConfig } from '../../src/rig/frr-router.js';
+import { BirdRouter, birdSkipReason } from '../../src/rig/bird-router.js';
 import { gateways } from '../../src/rig/parsers/ip-route-json.js';
 import { toolPath } from '../../src/rig/paths.js';
 import { waitFor } from '../../src/util/wait.js';
@@ -179,4 +180,56 @@ test('renderFrrConfig: every option is accepted by the real zebra/bgpd/bfdd (-C 
   // and the check does catch a bad line
   const bad = await checkFrrConfig({ frr: rendered.frr.replace(' bgp router-id', ' bgp router-idd'), bfdd: rendered.bfdd });
   assert.ok(bad.some((l) => l.startsWith('bgpd:')), bad.join('\n'));
+});
+
+test('two FrrRouters and a BirdRouter run at once in three namespaces, each with its own sockets', { skip: skip ?? birdSkipReason() }, async (t) => {
+  const t0 = Date.now();
+  const lab = await NetLab.create('multi');
+  const cleanup = teardown(t, lab);
+  const routers = [
+    { ns: 'r1', ip: '10.0.0.1', asn: 65001 },
+    { ns: 'r2', ip: '10.0.0.2', asn: 65002 },
+    { ns: 'r3', ip: '10.0.0.3', asn: 65003 },
+  ];
+  const n0 = node(0);
+  await lab.addNs('sw');
+  await lab.addNs(n0.ns);
+  await lab.link(n0.ns, 'eth0', 'sw', 'pn');
+  await lab.addr(n0.ns, 'eth0', `${n0.ip}/24`);
+  for (const r of routers) {
+    await lab.addNs(r.ns, { forwarding: true });
+    await lab.link(r.ns, 'eth0', 'sw', `p${r.ns}`);
+    await lab.addr(r.ns, 'eth0', `${r.ip}/24`);
+  }
+  await lab.bridge('sw', 'br0', ['pn', ...routers.map((r) => `p${r.ns}`)]);
+  const neighbors = [{ address: n0.ip, asn: n0.asn }];
+  const frr1 = await FrrRouter.start({ lab, ns: 'r1', config: { asn: 65001, routerId: '10.0.0.1', neighbors } });
+  cleanup.push(() => frr1.stop());
+  const frr2 = await FrrRouter.start({ lab, ns: 'r2', config: { asn: 65002, routerId: '10.0.0.2', neighbors } });
+  cleanup.push(() => frr2.stop());
+  const bird = await BirdRouter.start({ lab, ns: 'r3', config: { asn: 65003, routerId: '10.0.0.3', neighbors } });
+  cleanup.push(() => bird.stop());
+  assert.notEqual(frr1.dir, frr2.dir);
+  const pids = [...frr1.daemonPids.values(), ...frr2.daemonPids.values(), bird.pid];
+  assert.equal(new Set(pids).size, 5, `distinct daemons: ${pids.join(' ')}`);
+
+  const g = await GobgpdNode.start({ lab, ns: n0.ns, asn: n0.asn, routerId: n0.ip, peer: routers.map((r) => ({ address: r.ip, asn: r.asn })) });
+  cleanup.push(() => g.stop());
+  await g.announce(VIP, n0.ip);
+  for (const r of [frr1, frr2, bird]) {
+    const route = await waitFor(`VIP in ${r === bird ? 'bird' : 'an FRR'} FIB`, async () => {
+      const k = await r.kernelRoute(VIP);
+      return k && k.nexthops.length ? k : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 50 });
+    assert.deepEqual(gateways(route), [n0.ip]);
+  }
+  assert.deepEqual((await frr1.bgpSummary()).map((p) => p.state), ['Established']);
+  assert.deepEqual((await frr2.bgpSummary()).map((p) => p.state), ['Established']);
+  assert.deepEqual((await bird.bgpSummary()).map((p) => p.bgp?.state), ['Established']);
+  // stopping one leaves the others running: exactly its own daemons go
+  await frr1.stop();
+  for (const pid of frr1.daemonPids.values()) assert.throws(() => process.kill(pid, 0));
+  for (const pid of [...frr2.daemonPids.values(), bird.pid!]) process.kill(pid, 0);
+  assert.deepEqual((await frr2.bgpSummary()).map((p) => p.state), ['Established']);
+  t.diagnostic(`three routers + one node, all routes in: ${Date.now() - t0} ms`);
 });

@@ -16,7 +16,8 @@ export interface GobgpdNodeOptions {
   ns: string;
   asn: number;
   routerId: string;
-  peer: { address: string; asn: number };
+  /** One router, or several (each gets the same timers). */
+  peer: { address: string; asn: number } | readonly { address: string; asn: number }[];
 }
 
 export class GobgpdNode {
@@ -30,25 +31,23 @@ export class GobgpdNode {
   static async start(opts: GobgpdNodeOptions): Promise<GobgpdNode> {
     const dir = mkdtempSync(join(tmpdir(), 'bgpvs-gobgpd-'));
     const conf = join(dir, 'gobgpd.toml');
-    writeFileSync(
-      conf,
-      [
-        '[global.config]',
-        `  as = ${opts.asn}`,
-        `  router-id = "${opts.routerId}"`,
-        '  port = -1',
+    const peers = Array.isArray(opts.peer) ? opts.peer : [opts.peer as { address: string; asn: number }];
+    const lines = ['[global.config]', `  as = ${opts.asn}`, `  router-id = "${opts.routerId}"`, '  port = -1'];
+    for (const p of peers) {
+      lines.push(
         '[[neighbors]]',
         '  [neighbors.config]',
-        `    neighbor-address = "${opts.peer.address}"`,
-        `    peer-as = ${opts.peer.asn}`,
+        `    neighbor-address = "${p.address}"`,
+        `    peer-as = ${p.asn}`,
         '  [neighbors.timers.config]',
         '    connect-retry = 1',
         '    idle-hold-time-after-reset = 1',
         '  [[neighbors.afi-safis]]',
         '    [neighbors.afi-safis.config]',
         '      afi-safi-name = "ipv4-unicast"',
-      ].join('\n') + '\n',
-    );
+      );
+    }
+    writeFileSync(conf, lines.join('\n') + '\n');
     const logFd = openSync(join(dir, 'gobgpd.log'), 'a');
     const child = spawnDaemon([toolPath('gobgpd'), '-f', conf, '-p', '--api-hosts', '127.0.0.1:50051', '--pprof-disable'], {
       netns: opts.lab.ns(opts.ns),
