@@ -82,19 +82,13 @@ test('bgp/frr: stop → the router sees GRACEFUL_SHUTDOWN (65535:0) before the w
   await l.nodes[0]!.speaker.setAdvertisements([ad(VIP, { communities: ['65000:100'] })]);
   await l.waitNexthops(VIP, 1);
 
-  type Route = { paths?: { community?: { string?: string } }[] };
+  const frr = l.frr!;
   const seen: { at: number; gshut: boolean; present: boolean }[] = [];
   let polling = true;
   const poller = (async () => {
     while (polling) {
-      let r: Route = {};
-      try {
-        r = await l.vtyshJson<Route>(`show bgp ipv4 unicast ${VIP} json`);
-      } catch {
-        /* bgpd busy */
-      }
-      const comm = r.paths?.[0]?.community?.string ?? '';
-      seen.push({ at: Date.now(), present: Boolean(r.paths?.length), gshut: /graceful-shutdown|65535:0/.test(comm) });
+      const paths = await frr.bgpPaths(VIP).catch(() => undefined);
+      if (paths) seen.push({ at: Date.now(), present: paths.length > 0, gshut: paths.some((p) => p.communities.includes('graceful-shutdown')) });
       await new Promise((res) => setTimeout(res, 20));
     }
   })();

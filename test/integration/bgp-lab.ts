@@ -7,16 +7,18 @@
  * namespace, so the port is free); this process reaches it through a socat bridge started
  * inside that namespace (unix socket in the temp dir → 127.0.0.1:50051).
  *
- * FRR: `src/rig/frr-router.ts` (another engineer's) had not landed when this was written,
- * so `startFrr` below is a minimal starter of our own (zebra, bgpd, bfdd with pid files and
- * vty sockets in the temp dir). Swap it for FrrRouter once that exists.
+ * FRR runs through the rig's FrrRouter. BIRD: `src/rig/bird-router.ts` was not committed yet
+ * when this was written, so `startBird` below is a minimal starter of our own; swap it for
+ * BirdRouter once that lands.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Logger } from 'pino';
 import { NetLab } from '../../src/rig/netns.js';
+import { FrrRouter, frrSkipReason, kernelRoutes } from '../../src/rig/frr-router.js';
+import { gateways } from '../../src/rig/parsers/ip-route-json.js';
 import { gobgpProtoDir, toolPath } from '../../src/rig/paths.js';
 import { run, spawnDaemon } from '../../src/exec/run.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -42,8 +44,12 @@ export function skipReason(router: 'frr' | 'bird' = 'frr'): string | undefined {
   } catch (err) {
     return (err as Error).message;
   }
-  const bins = router === 'frr' ? ['/usr/lib/frr/zebra', '/usr/lib/frr/bgpd', '/usr/lib/frr/bfdd', '/usr/bin/vtysh'] : ['/usr/sbin/bird', '/usr/sbin/birdc'];
-  for (const b of bins) if (!existsSync(b)) return `${b} missing: run scripts/setup.sh`;
+  if (router === 'frr') {
+    const why = frrSkipReason();
+    if (why) return why;
+  } else {
+    for (const b of ['/usr/sbin/bird', '/usr/sbin/birdc']) if (!existsSync(b)) return `${b} missing: run scripts/setup.sh`;
+  }
   try {
     execFileSync('socat', ['-V'], { stdio: 'ignore' });
   } catch {
@@ -87,6 +93,7 @@ export interface LabOptions {
 
 export class BgpLab {
   readonly nodes: BgpNode[] = [];
+  frr: FrrRouter | undefined;
   private constructor(
     readonly lab: NetLab,
     readonly dir: string,
@@ -132,51 +139,31 @@ export class BgpLab {
   // ---- routers -------------------------------------------------------------------------------
 
   private async startFrr(): Promise<void> {
-    const d = join(this.dir, 'frr');
-    mkdirSync(d, { recursive: true });
-    chownSync(d, uid('frr'), gid('frr'));
     const bfd = this.opts.bfd;
-    const neighbors = this.range().map((i) => ` neighbor ${nodeIp(i)} peer-group NODES${bfd ? `\n neighbor ${nodeIp(i)} bfd profile fast` : ''}`);
     const hold = this.opts.holdTimeSeconds;
-    writeFileSync(
-      join(d, 'frr.conf'),
-      [
-        'frr defaults traditional',
-        'hostname r',
-        `log file ${d}/frr.log`,
-        '!',
-        `router bgp ${ROUTER_ASN}`,
-        ` bgp router-id ${ROUTER_IP}`,
-        ' no bgp ebgp-requires-policy',
-        ' no bgp network import-check',
-        ' bgp bestpath as-path multipath-relax',
-        ' neighbor NODES peer-group',
-        ' neighbor NODES remote-as external',
-        ' neighbor NODES timers connect 1',
-        ...(hold ? [` neighbor NODES timers ${Math.max(1, Math.floor(hold / 3))} ${hold}`] : []),
-        ...neighbors,
-        ' address-family ipv4 unicast',
-        '  maximum-paths 16',
-        ' exit-address-family',
-        'exit',
-        '!',
-      ].join('\n') + '\n',
-    );
-    writeFileSync(
-      join(d, 'bfdd.conf'),
-      bfd ? `bfd\n profile fast\n  receive-interval ${bfd.minRxMs}\n  transmit-interval ${bfd.minTxMs}\n  detect-multiplier ${bfd.multiplier}\n exit\nexit\n` : '!\n',
-    );
-    const common = ['-d', '-z', `${d}/zserv.api`, '--vty_socket', d, '-u', 'frr', '-g', 'frr'];
-    await this.r(['/usr/lib/frr/zebra', ...common, '-f', `${d}/frr.conf`, '-i', `${d}/zebra.pid`, '--log', `file:${d}/zebra.log`]);
-    await waitFor('zebra zserv socket', () => (existsPath(`${d}/zserv.api`) ? true : undefined), { timeoutMs: 10_000 });
-    await this.r(['/usr/lib/frr/bfdd', ...common, '-f', `${d}/bfdd.conf`, '-i', `${d}/bfdd.pid`, '--log', `file:${d}/bfdd.log`]);
-    await this.r(['/usr/lib/frr/bgpd', ...common, '-f', `${d}/frr.conf`, '-i', `${d}/bgpd.pid`, '--log', `file:${d}/bgpd.log`]);
+    this.frr = await FrrRouter.start({
+      lab: this.lab,
+      ns: 'r',
+      config: {
+        asn: ROUTER_ASN,
+        routerId: ROUTER_IP,
+        hostname: 'r',
+        multipath: { relax: true, maxPaths: 16 },
+        ...(bfd ? { bfdProfile: { name: 'fast', receiveMs: bfd.minRxMs, transmitMs: bfd.minTxMs, multiplier: bfd.multiplier } } : {}),
+        neighbors: this.range().map((i) => ({
+          address: nodeIp(i),
+          asn: 'external' as const,
+          ...(bfd ? { bfd: true } : {}),
+          ...(hold ? { timers: { keepaliveSeconds: Math.max(1, Math.floor(hold / 3)), holdSeconds: hold } } : {}),
+        })),
+      },
+    });
   }
 
   /** vtysh against this lab's FRR. */
   async vtysh(cmd: string): Promise<string> {
-    const res = await run(['vtysh', '--vty_socket', join(this.dir, 'frr'), '-c', cmd], { timeoutMs: 10_000 });
-    return res.stdout;
+    if (!this.frr) throw new Error('no FRR in this lab');
+    return (await this.frr.vtysh(cmd)) ?? '';
   }
 
   async vtyshJson<T>(cmd: string): Promise<T> {
@@ -226,7 +213,7 @@ export class BgpLab {
     const sock = join(this.dir, `${name}.grpc.sock`);
     // The bridge lives (and dies) with the namespace: NetLab kills what runs inside it.
     spawnDaemon(['socat', `UNIX-LISTEN:${sock},fork,unlink-early`, 'TCP:127.0.0.1:50051'], { netns: ns });
-    await waitFor(`${name} grpc bridge`, () => (existsPath(sock) ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });
+    await waitFor(`${name} grpc bridge`, () => (existsSync(sock) ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });
     const logger = (this.opts.logger ?? silentLogger()).child({ node: name });
     const client = new GobgpClient({ target: `unix:${sock}`, protoDir: gobgpProtoDir(), callTimeoutMs: 60_000 });
     const peer: PeerConfig = {
@@ -270,14 +257,8 @@ export class BgpLab {
 
   /** The router's kernel FIB next hops for `prefix` (sorted), [] when absent. */
   async fibNexthops(prefix: string): Promise<string[]> {
-    const res = await this.r(['ip', '-j', 'route', 'show', prefix]);
-    const routes = JSON.parse(res.stdout || '[]') as { gateway?: string; nexthops?: { gateway?: string }[] }[];
-    const out: string[] = [];
-    for (const r of routes) {
-      if (r.gateway) out.push(r.gateway);
-      for (const nh of r.nexthops ?? []) if (nh.gateway) out.push(nh.gateway);
-    }
-    return out.sort();
+    const routes = await kernelRoutes(this.lab, 'r', prefix);
+    return routes.flatMap((r) => gateways(r)).sort();
   }
 
   async waitNexthops(prefix: string, want: number, timeoutMs = 60_000, intervalMs = 50): Promise<string[]> {
@@ -293,16 +274,11 @@ export class BgpLab {
 
   async destroy(): Promise<void> {
     for (const n of this.nodes) await n.supervisor.kill().catch(() => undefined);
+    await this.frr?.stop();
     await this.lab.destroy();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-const existsPath = existsSync;
 
-function uid(user: string): number {
-  return Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-}
-function gid(user: string): number {
-  return Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
-}
+
