@@ -34,6 +34,9 @@ export const ROUTER_ASN = 65000;
 export const POOL = '10.100.0.0/16';
 export const nodeIp = (i: number) => `10.0.0.${11 + i}`;
 export const nodeAsn = (i: number) => 65011 + i;
+export const ROUTER_IP6 = 'fd00:0:0:1::1';
+export const POOL6 = 'fd00:100::/64';
+export const nodeIp6 = (i: number) => `fd00:0:0:1::${(0x11 + i).toString(16)}`;
 
 /** Why an integration test cannot run here, or undefined. */
 export function skipReason(router: 'frr' | 'bird' = 'frr'): string | undefined {
@@ -87,6 +90,8 @@ export interface LabOptions {
   bfd?: BfdConfig;
   holdTimeSeconds?: number;
   exportCidrs?: string[];
+  /** Dual stack: IPv6 addresses on the links, IPv6 next hops on the nodes, IPv6 unicast on FRR. */
+  ipv6?: boolean;
   drainMs?: number;
   logger?: Logger;
 }
@@ -126,9 +131,11 @@ export class BgpLab {
       await lab.link(`n${i}`, 'eth0', 'r', `p${i}`);
       ports.push(`p${i}`);
       await lab.addr(`n${i}`, 'eth0', `${nodeIp(i)}/24`);
+      if (this.opts.ipv6) await lab.addr(`n${i}`, 'eth0', `${nodeIp6(i)}/64`);
     }
     await lab.bridge('r', 'br0', ports);
     await lab.addr('r', 'br0', `${ROUTER_IP}/24`);
+    if (this.opts.ipv6) await lab.addr('r', 'br0', `${ROUTER_IP6}/64`);
   }
 
   /** Run argv in the router namespace. */
@@ -150,6 +157,17 @@ export class BgpLab {
         hostname: 'r',
         multipath: { relax: true, maxPaths: 16 },
         ...(bfd ? { bfdProfile: { name: 'fast', receiveMs: bfd.minRxMs, transmitMs: bfd.minTxMs, multiplier: bfd.multiplier } } : {}),
+        // IPv6 unicast over the IPv4 sessions (MP-BGP), with ECMP like IPv4.
+        ...(this.opts.ipv6
+          ? {
+              extraBgpLines: [
+                'address-family ipv6 unicast',
+                ...this.range().map((i) => ` neighbor ${nodeIp(i)} activate`),
+                ' maximum-paths 16',
+                'exit-address-family',
+              ],
+            }
+          : {}),
         neighbors: this.range().map((i) => ({
           address: nodeIp(i),
           asn: 'external' as const,
@@ -227,7 +245,12 @@ export class BgpLab {
     const speaker = new GobgpSpeaker({
       client,
       logger,
-      config: { asn: nodeAsn(i), nextHops: { IPv4: nodeIp(i) }, peers: [peer], exportCidrs: this.opts.exportCidrs ?? [POOL] },
+      config: {
+        asn: nodeAsn(i),
+        nextHops: { IPv4: nodeIp(i), ...(this.opts.ipv6 ? { IPv6: nodeIp6(i) } : {}) },
+        peers: [peer],
+        exportCidrs: this.opts.exportCidrs ?? [POOL, ...(this.opts.ipv6 ? [POOL6] : [])],
+      },
     });
     const supervisor = new GobgpdSupervisor({
       speaker,
