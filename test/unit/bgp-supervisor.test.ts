@@ -1,0 +1,129 @@
+/** GobgpdSupervisor with a fake child process and the gobgpd fake: restart, re-apply, peer state, stop. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ResultPromise } from 'execa';
+import { silentLogger } from '../../src/observability/logger.js';
+import { GobgpSpeaker } from '../../src/bgp/speaker.js';
+import { GobgpdSupervisor } from '../../src/bgp/supervisor.js';
+import type { spawnDaemon } from '../../src/exec/run.js';
+import { waitFor } from '../../src/util/wait.js';
+import type { Advertisement } from '../../src/model/types.js';
+import { FakeGobgp } from './bgp-fake-gobgp.js';
+
+const ad = (prefix: string): Advertisement => ({ prefix, family: 'IPv4', services: ['a/b'], communities: [], largeCommunities: [], localReadyEndpoints: 1, weighted: false });
+
+/** Fake children: each "process" ends when killed or crashed; its death wipes the fake gobgpd. */
+function fakeSpawner(fake: FakeGobgp) {
+  const children: { argv: readonly string[]; pid: number; signals: string[]; exit: (signal?: string) => void }[] = [];
+  let nextPid = 1000;
+  const spawn = ((argv: readonly string[]) => {
+    let exit!: (signal?: string) => void;
+    const p = new Promise((resolve) => {
+      exit = (signal?: string) => {
+        fake.reset();
+        fake.breakStreams();
+        resolve({ exitCode: signal ? undefined : 2, signal });
+      };
+    }) as unknown as ResultPromise & { pid: number };
+    const child = { argv, pid: nextPid++, signals: [] as string[], exit };
+    Object.assign(p, { pid: child.pid, kill: (sig: string) => (child.signals.push(sig), exit(sig), true) });
+    children.push(child);
+    return p;
+  }) as unknown as typeof spawnDaemon;
+  return { spawn, children };
+}
+
+function setup(mode: 'child' | 'external' = 'child') {
+  const fake = new FakeGobgp();
+  const speaker = new GobgpSpeaker({
+    client: fake,
+    logger: silentLogger(),
+    config: { asn: 65011, nextHops: { IPv4: '10.0.0.11' }, peers: [{ address: '10.0.0.1', asn: 65000 }], exportCidrs: ['10.100.0.0/16'] },
+  });
+  const { spawn, children } = fakeSpawner(fake);
+  const changes: string[] = [];
+  const sup = new GobgpdSupervisor({
+    speaker,
+    client: fake,
+    logger: silentLogger(),
+    gobgpd: mode === 'child' ? { mode: 'child', binary: '/x/gobgpd', grpcPort: 50099 } : { mode: 'external', target: '127.0.0.1:50051' },
+    spawn,
+    backoff: { initialMs: 1, maxMs: 5 },
+    metrics: { bgpSessionChanges: { inc: (l) => void changes.push(`${l.peer}=${l.state}`) }, bgpSessionUp: { set: () => undefined } },
+  });
+  return { fake, speaker, sup, children, changes };
+}
+
+test('supervisor: spawns gobgpd with gRPC on 127.0.0.1 only and applies everything', async () => {
+  const { fake, sup, children } = setup();
+  await sup.start();
+  assert.equal(children.length, 1);
+  assert.deepEqual(children[0]!.argv.slice(0, 3), ['/x/gobgpd', '--api-hosts', '127.0.0.1:50099']);
+  assert.equal(fake.global?.asn, 65011);
+  assert.equal(fake.peers.size, 1);
+  await sup.kill();
+});
+
+test('supervisor: gobgpd dies → respawned with backoff and the full state re-applied', async () => {
+  const { fake, speaker, sup, children } = setup();
+  await sup.start();
+  await speaker.setAdvertisements([ad('10.100.0.1/32'), ad('10.100.0.2/32')]);
+  assert.equal(fake.paths.size, 2);
+  children[0]!.exit(); // crash
+  await waitFor('respawn', () => (children.length === 2 ? true : undefined), { timeoutMs: 2000, intervalMs: 5 });
+  await waitFor('re-applied', () => (fake.paths.size === 2 ? true : undefined), { timeoutMs: 2000, intervalMs: 5 });
+  await sup.settled();
+  assert.equal(sup.restarts, 1);
+  assert.equal(sup.pid, children[1]!.pid);
+  assert.equal(fake.peers.size, 1);
+  assert.equal(fake.assignments.size, 2);
+  await sup.kill();
+});
+
+test('supervisor: external gobgpd restarted elsewhere → re-applied when its stream breaks', async () => {
+  const { fake, speaker, sup, children } = setup('external');
+  await sup.start();
+  assert.equal(children.length, 0, 'nothing spawned in external mode');
+  await speaker.setAdvertisements([ad('10.100.0.1/32')]);
+  fake.reset();
+  fake.breakStreams();
+  await waitFor('re-applied', () => (fake.paths.size === 1 && fake.global ? true : undefined), { timeoutMs: 2000, intervalMs: 5 });
+  await sup.kill();
+});
+
+test('supervisor: WatchEvent peer states are kept and counted', async () => {
+  const { fake, sup, changes } = setup();
+  await sup.start();
+  const ev = (state: string) =>
+    fake.emit({ type: 'TYPE_STATE', peer: { conf: { neighbor_address: '10.0.0.1', peer_asn: 65000 }, state: { neighbor_address: '10.0.0.1', peer_asn: 65000, session_state: state as never, admin_state: 'ADMIN_STATE_UP', bfd_state: { session_state: 'BFD_SESSION_STATE_UP', remote_session_state: 'BFD_SESSION_STATE_UP' } } } });
+  ev('SESSION_STATE_ACTIVE');
+  ev('SESSION_STATE_ESTABLISHED');
+  ev('SESSION_STATE_ESTABLISHED');
+  assert.deepEqual(sup.peers().map((p) => [p.address, p.state, p.bfd]), [['10.0.0.1', 'established', 'up']]);
+  assert.deepEqual(changes, ['10.0.0.1=active', '10.0.0.1=established']);
+  await sup.kill();
+});
+
+test('supervisor: stop drains (65535:0, local-pref 0), then withdraws, stops BGP and the child; no respawn', async () => {
+  const { fake, speaker, sup, children } = setup();
+  await sup.start();
+  await speaker.setAdvertisements([ad('10.100.0.1/32')]);
+  const order: string[] = [];
+  const addPath = fake.addPath.bind(fake);
+  fake.addPath = async (p) => {
+    const comms = p.pattrs.find((a) => a.communities)?.communities?.communities ?? [];
+    order.push(comms.includes(0xffff0000) ? 'drain' : 'add');
+    return addPath(p);
+  };
+  const deletePath = fake.deletePath.bind(fake);
+  fake.deletePath = async (p) => {
+    order.push('withdraw');
+    return deletePath(p);
+  };
+  await sup.stop({ drainMs: 20 });
+  assert.deepEqual(order, ['drain', 'withdraw']);
+  assert.ok(fake.calls.includes('StopBgp'));
+  assert.deepEqual(children[0]!.signals, ['SIGTERM']);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(children.length, 1, 'not respawned after stop');
+});
