@@ -13,7 +13,9 @@ import { NetLab } from '../../src/rig/netns.js';
 import { FrrRouter, checkFrrConfig, frrSkipReason, renderFrrConfig } from '../../src/rig/frr-router.js';
 import { BirdRouter, birdSkipReason } from '../../src/rig/bird-router.js';
 import { gateways } from '../../src/rig/parsers/ip-route-json.js';
-import { toolPath } from '../../src/rig/paths.js';
+import { gobgpProtoDir, toolPath } from '../../src/rig/paths.js';
+import { GobgpClient } from '../../src/bgp/gobgp-client.js';
+import { toGobgpPath } from '../../src/bgp/paths.js';
 import { waitFor } from '../../src/util/wait.js';
 import { GobgpdNode } from './gobgpd-node.js';
 
@@ -159,6 +161,45 @@ test('FrrRouter: two nodes in two ASes announce the same /32 → one kernel rout
   await capture('frr-ip-route-ecmp.json', await frr.vtysh(`show ip route ${VIP} json`));
   await capture('ip-route-ecmp.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
   t.diagnostic(`announce → 2-nexthop FIB route ${tFib - tAnnounce} ms; total ${Date.now() - t0} ms`);
+});
+
+test('FrrRouter: link-bandwidth on two nodes\' paths (via GoBGP gRPC) → weighted nexthops in FRR and the kernel', { skip }, async (t) => {
+  const lab = await topology('frrlb', 2);
+  const cleanup = teardown(t, lab);
+  const nodes = [node(0), node(1)];
+  const frr = await FrrRouter.start({
+    lab,
+    ns: 'r',
+    config: { asn: 65000, routerId: ROUTER, neighbors: nodes.map((n) => ({ address: n.ip, asn: n.asn })), multipath: { relax: true, maxPaths: 8 } },
+  });
+  cleanup.push(() => frr.stop());
+  const bw = [375_000, 125_000]; // bytes/s: 3 Mbps and 1 Mbps
+  for (const [i, n] of nodes.entries()) {
+    const g = await GobgpdNode.start({ lab, ns: n.ns, asn: n.asn, routerId: n.ip, peer: { address: ROUTER, asn: 65000 } });
+    cleanup.push(() => g.stop());
+    const client = new GobgpClient({ target: g.target, protoDir: gobgpProtoDir() });
+    cleanup.push(async () => client.close());
+    await client.addPath(toGobgpPath({ prefix: VIP, family: 'IPv4', nextHop: n.ip, communities: [], largeCommunities: [], linkBandwidth: { asn: n.asn, bytesPerSecond: bw[i]! } }));
+  }
+  const route = await waitFor('two weighted nexthops in the FIB', async () => {
+    const r = await frr.kernelRoute(VIP);
+    return r && r.nexthops.length === 2 && r.nexthops.some((h) => h.weight !== r.nexthops[0]?.weight) ? r : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 50 });
+  const w = Object.fromEntries(route.nexthops.map((h) => [h.gateway, h.weight]));
+  const share = w[nodes[0]!.ip]! / (w[nodes[0]!.ip]! + w[nodes[1]!.ip]!);
+  assert.ok(Math.abs(share - 0.75) < 0.02, `kernel weights ${JSON.stringify(w)}`);
+  const paths = await frr.bgpPaths(VIP);
+  assert.deepEqual(
+    paths.map((p) => [p.nexthop, p.linkBandwidth]).sort(),
+    [[nodes[0]!.ip, { asn: nodes[0]!.asn, bytesPerSecond: bw[0], mbps: 3 }], [nodes[1]!.ip, { asn: nodes[1]!.asn, bytesPerSecond: bw[1], mbps: 1 }]],
+  );
+  const rib = await frr.routes(VIP);
+  const rw = Object.fromEntries((rib[0]?.nexthops ?? []).map((h) => [h.ip, h.weight]));
+  assert.ok(rw[nodes[0]!.ip]! > rw[nodes[1]!.ip]!, `rib weights ${JSON.stringify(rw)}`);
+  await capture('frr-bgp-route-lb.json', await frr.vtysh(`show bgp ipv4 unicast ${VIP} json`));
+  await capture('frr-ip-route-lb.json', await frr.vtysh(`show ip route ${VIP} json`));
+  await capture('ip-route-lb.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
+  t.diagnostic(`kernel weights ${JSON.stringify(w)}, FRR RIB weights ${JSON.stringify(rw)}`);
 });
 
 test('renderFrrConfig: every option is accepted by the real zebra/bgpd/bfdd (-C dry run)', { skip: frrSkipReason() }, async () => {

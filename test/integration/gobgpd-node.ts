@@ -1,12 +1,13 @@
 /**
  * A bare gobgpd "node" for router smoke tests: gobgpd from a TOML file inside a node
- * namespace (gRPC on 127.0.0.1:50051 there, no BGP listener: `port = -1`, it only connects
- * out), driven by the gobgp CLI run in the same namespace.
+ * namespace, with no BGP listener (`port = -1`: it only connects out) and its gRPC API on a
+ * unix socket in its temp dir (`--api-hosts unix://...`), so this process, the gobgp CLI
+ * and a GobgpClient (`target`) reach it from outside the namespace without any TCP port.
  */
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnDaemon } from '../../src/exec/run.js';
+import { run, spawnDaemon } from '../../src/exec/run.js';
 import type { NetLab } from '../../src/rig/netns.js';
 import { toolPath } from '../../src/rig/paths.js';
 import { sleep, waitFor } from '../../src/util/wait.js';
@@ -49,7 +50,7 @@ export class GobgpdNode {
     }
     writeFileSync(conf, lines.join('\n') + '\n');
     const logFd = openSync(join(dir, 'gobgpd.log'), 'a');
-    const child = spawnDaemon([toolPath('gobgpd'), '-f', conf, '-p', '--api-hosts', '127.0.0.1:50051', '--pprof-disable'], {
+    const child = spawnDaemon([toolPath('gobgpd'), '-f', conf, '-p', '--api-hosts', `unix://${join(dir, 'api.sock')}`, '--pprof-disable'], {
       netns: opts.lab.ns(opts.ns),
       logFd,
     });
@@ -61,9 +62,14 @@ export class GobgpdNode {
     return node;
   }
 
+  /** gRPC target of this gobgpd's API (for the gobgp CLI's --target or a GobgpClient). */
+  get target(): string {
+    return `unix://${join(this.dir, 'api.sock')}`;
+  }
+
   /** Run the gobgp CLI against this gobgpd. */
   gobgp(args: readonly string[], allowFailure = false) {
-    return this.opts.lab.exec(this.opts.ns, [toolPath('gobgp'), ...args], { allowFailure, timeoutMs: 10_000 });
+    return run([toolPath('gobgp'), '--target', this.target, ...args], { allowFailure, timeoutMs: 10_000 });
   }
 
   /** Announce `prefix` with this node as nexthop (v4 CLI: `global rib add PREFIX origin igp nexthop ...`). */

@@ -75,8 +75,8 @@ test('parseFrrBgpRoute: extended communities with link bandwidth, large communit
   assert.deepEqual(a?.communities, ['65000:100', 'no-export']);
   assert.deepEqual(a?.extendedCommunities, ['RT:65000:1', 'LB:65011:375000 (3.000 Mbps)']);
   assert.deepEqual(a?.largeCommunities, ['65011:4242:1']);
-  assert.deepEqual(a?.linkBandwidth, { asn: 65011, mbps: 3 });
-  assert.deepEqual(b?.linkBandwidth, { asn: 65012, mbps: 0.001 });
+  assert.deepEqual(a?.linkBandwidth, { asn: 65011, bytesPerSecond: 375000, mbps: 3 });
+  assert.deepEqual(b?.linkBandwidth, { asn: 65012, bytesPerSecond: 125, mbps: 0.001 });
   assert.equal(b?.best, false);
   assert.equal(b?.multipath, true);
 });
@@ -92,4 +92,17 @@ test('parseFrrIpRoute: single, ECMP, weighted, absent', () => {
   const weighted = { '10.100.0.10/32': [{ protocol: 'bgp', selected: true, installed: true, nexthops: [{ ip: '10.0.0.11', active: true, fib: true, weight: 75 }, { ip: '10.0.0.12', active: true, weight: 25 }] }] };
   assert.deepEqual(parseFrrIpRoute(weighted)[0]?.nexthops.map((n) => [n.ip, n.weight, n.fib]), [['10.0.0.11', 75, true], ['10.0.0.12', 25, false]]);
   assert.throws(() => parseFrrIpRoute({ '10.0.0.0/8': {} }), BgpvsError);
+});
+
+test('link-bandwidth from GoBGP (captured): FRR paths, RIB weights 75/25', () => {
+  const paths = parseFrrBgpRoute(fx('frr-bgp-route-lb.json'));
+  assert.deepEqual(
+    paths.map((p) => [p.nexthop, p.extendedCommunities, p.linkBandwidth, p.multipath]),
+    [
+      ['10.0.0.12', ['LB:65012:125000 (1.000 Mbps)'], { asn: 65012, bytesPerSecond: 125000, mbps: 1 }, true],
+      ['10.0.0.11', ['LB:65011:375000 (3.000 Mbps)'], { asn: 65011, bytesPerSecond: 375000, mbps: 3 }, true],
+    ],
+  );
+  const [r] = parseFrrIpRoute(fx('frr-ip-route-lb.json'));
+  assert.deepEqual(r?.nexthops.map((n) => [n.ip, n.weight]), [['10.0.0.12', 25], ['10.0.0.11', 75]]);
 });

@@ -42,6 +42,11 @@ test('parseIpRouteJson: table', () => {
   for (const c of cases) assert.deepEqual(parseIpRouteJson(c.text), c.want, c.name);
 });
 
+test('parseIpRouteJson: weighted ECMP from link-bandwidth (captured)', () => {
+  assert.deepEqual(parseIpRouteJson(fx('ip-route-lb.json'))[0]?.nexthops.map((n) => [n.gateway, n.weight]), [['10.0.0.12', 25], ['10.0.0.11', 75]]);
+  assert.deepEqual(parseIpRouteJson(fx('ip-route-ecmp-bird.json'))[0]?.protocol, 'bird');
+});
+
 test('parseIpRouteJson: errors; gateways()', () => {
   assert.throws(() => parseIpRouteJson('not json'), BgpvsError);
   assert.throws(() => parseIpRouteJson('{}'), BgpvsError);

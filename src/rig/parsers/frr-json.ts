@@ -64,6 +64,8 @@ export function parseFrrBgpSummary(data: unknown): FrrBgpPeer[] {
 
 export interface FrrLinkBandwidth {
   asn: number;
+  /** The community's value as FRR prints it (`LB:asn:VALUE`): bytes per second. */
+  bytesPerSecond: number;
   /** As FRR prints it, in Mbps (FRR shows bytes/s × 8 / 1e6 with 3 decimals). */
   mbps: number;
 }
@@ -88,7 +90,7 @@ export interface FrrBgpPath {
   linkBandwidth?: FrrLinkBandwidth;
 }
 
-const LB_RE = /LB:(\d+):\d+ \(([\d.]+) ([KMG])bps\)/;
+const LB_RE = /LB:(\d+):(\d+) \(([\d.]+) ([KMG])bps\)/;
 
 function words(v: unknown): string[] {
   if (!isObj(v)) return [];
@@ -131,8 +133,8 @@ export function parseFrrBgpRoute(data: unknown): FrrBgpPath[] {
     if (med !== undefined) path.med = med;
     const m = ext ? LB_RE.exec(ext) : null;
     if (m) {
-      const scale = m[3] === 'K' ? 1e-3 : m[3] === 'G' ? 1e3 : 1;
-      path.linkBandwidth = { asn: Number(m[1]), mbps: Number(m[2]) * scale };
+      const scale = m[4] === 'K' ? 1e-3 : m[4] === 'G' ? 1e3 : 1;
+      path.linkBandwidth = { asn: Number(m[1]), bytesPerSecond: Number(m[2]), mbps: Number(m[3]) * scale };
     }
     return path;
   });
