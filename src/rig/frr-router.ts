@@ -17,7 +17,16 @@ import { run as defaultRun, type Runner } from '../exec/run.js';
 import { BgpvsError, ConfigError } from '../errors.js';
 import { sleep, waitFor } from '../util/wait.js';
 import type { NetLab } from './netns.js';
-import { parseFrrBgpRoute, parseFrrBgpSummary, parseFrrIpRoute, type FrrBgpPath, type FrrBgpPeer, type FrrRibRoute } from './parsers/frr-json.js';
+import {
+  parseFrrBfdPeers,
+  parseFrrBgpRoute,
+  parseFrrBgpSummary,
+  parseFrrIpRoute,
+  type FrrBfdPeer,
+  type FrrBgpPath,
+  type FrrBgpPeer,
+  type FrrRibRoute,
+} from './parsers/frr-json.js';
 import { parseIpRouteJson, type KernelRoute } from './parsers/ip-route-json.js';
 
 export const FRR_DIR = '/usr/lib/frr';
@@ -278,6 +287,11 @@ export class FrrRouter {
   async routes(prefix: string): Promise<FrrRibRoute[]> {
     const fam = prefix.includes(':') ? 'ipv6' : 'ip';
     return parseFrrIpRoute(await this.vtyshJson(`show ${fam} route ${prefix} json`));
+  }
+
+  /** `show bfd peers json` → BFD sessions (needs bfdd: a neighbor with `bfd`, or `bfdd: true`). */
+  async bfdPeers(): Promise<FrrBfdPeer[]> {
+    return parseFrrBfdPeers(await this.vtyshJson('show bfd peers json'));
   }
 
   /** The kernel FIB of the router's namespace for `prefix` (`ip -j route show`). */

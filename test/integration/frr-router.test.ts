@@ -16,7 +16,7 @@ import { gateways } from '../../src/rig/parsers/ip-route-json.js';
 import { gobgpProtoDir, toolPath } from '../../src/rig/paths.js';
 import { GobgpClient } from '../../src/bgp/gobgp-client.js';
 import { toGobgpPath } from '../../src/bgp/paths.js';
-import { waitFor } from '../../src/util/wait.js';
+import { sleep, waitFor } from '../../src/util/wait.js';
 import { GobgpdNode } from './gobgpd-node.js';
 
 function skipReason(): string | undefined {
@@ -200,6 +200,58 @@ test('FrrRouter: link-bandwidth on two nodes\' paths (via GoBGP gRPC) → weight
   await capture('frr-ip-route-lb.json', await frr.vtysh(`show ip route ${VIP} json`));
   await capture('ip-route-lb.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
   t.diagnostic(`kernel weights ${JSON.stringify(w)}, FRR RIB weights ${JSON.stringify(rw)}`);
+});
+
+test('FrrRouter: BFD with gobgpd\'s native BFD; cutting the node\'s link drops the route within 1 s', { skip }, async (t) => {
+  // two ports on the router's bridge, so cutting n0's link leaves br0 up: only BFD can notice
+  const lab = await topology('frrbfd', 2);
+  const cleanup = teardown(t, lab);
+  const n0 = node(0);
+  const frr = await FrrRouter.start({
+    lab,
+    ns: 'r',
+    config: {
+      asn: 65000,
+      routerId: ROUTER,
+      neighbors: [{ address: n0.ip, asn: n0.asn, bfd: true }],
+      bfdProfile: { name: 'fast', receiveMs: 100, transmitMs: 100, multiplier: 3 },
+    },
+  });
+  cleanup.push(() => frr.stop());
+  assert.ok(frr.daemonPids.has('bfdd'));
+  const g = await GobgpdNode.start({ lab, ns: n0.ns, asn: n0.asn, routerId: n0.ip, peer: { address: ROUTER, asn: 65000 }, bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 } });
+  cleanup.push(() => g.stop());
+  await g.announce(VIP, n0.ip);
+  await waitFor('VIP in the FIB', async () => ((await frr.kernelRoute(VIP))?.nexthops.length ? true : undefined), { timeoutMs: 30_000, intervalMs: 50 });
+  const [bfd] = await waitFor('BFD up', async () => {
+    const ps = await frr.bfdPeers();
+    return ps[0]?.status === 'up' ? ps : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 100 });
+  assert.equal(bfd?.peer, n0.ip);
+  assert.equal(bfd?.detectMultiplier, 3);
+  assert.equal(bfd?.receiveIntervalMs, 100);
+  await capture('frr-bfd-peers-up.json', await frr.vtysh('show bfd peers json'));
+  // BFD coming up can reset the BGP session once: wait until session, BFD and route are steady
+  await waitFor('steady: Established, BFD up, route in the FIB for 1 s', async () => {
+    const ok = async () =>
+      (await frr.bgpSummary())[0]?.state === 'Established' && (await frr.bfdPeers())[0]?.status === 'up' && Boolean((await frr.kernelRoute(VIP))?.nexthops.length);
+    if (!(await ok())) return undefined;
+    await sleep(1000);
+    return (await ok()) ? true : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 100 });
+  const cut = Date.now();
+  await lab.setLink(n0.ns, 'eth0', 'down');
+  await waitFor('VIP gone from the FIB', async () => ((await frr.kernelRoute(VIP)) ? undefined : true), { timeoutMs: 10_000, intervalMs: 10 });
+  const failover = Date.now() - cut;
+  assert.ok(failover < 1000, `failover ${failover} ms`);
+  const [down] = await waitFor('BFD down', async () => {
+    const ps = await frr.bfdPeers();
+    return ps[0]?.status === 'down' ? ps : undefined;
+  }, { timeoutMs: 5000, intervalMs: 50 });
+  assert.equal(down?.peer, n0.ip);
+  await capture('frr-bfd-peers-down.json', await frr.vtysh('show bfd peers json'));
+  assert.notEqual((await frr.bgpSummary())[0]?.state, 'Established');
+  t.diagnostic(`BFD failover (link cut → route gone from the router FIB): ${failover} ms`);
 });
 
 test('renderFrrConfig: every option is accepted by the real zebra/bgpd/bfdd (-C dry run)', { skip: frrSkipReason() }, async () => {

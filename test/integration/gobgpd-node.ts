@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, spawnDaemon } from '../../src/exec/run.js';
 import type { NetLab } from '../../src/rig/netns.js';
-import { toolPath } from '../../src/rig/paths.js';
+import { gobgpProtoDir, toolPath } from '../../src/rig/paths.js';
+import { GobgpClient } from '../../src/bgp/gobgp-client.js';
+import { renderPeer, type BfdConfig, type PeerConfig } from '../../src/bgp/config.js';
 import { sleep, waitFor } from '../../src/util/wait.js';
 
 export interface GobgpdNodeOptions {
@@ -19,6 +21,11 @@ export interface GobgpdNodeOptions {
   routerId: string;
   /** One router, or several (each gets the same timers). */
   peer: { address: string; asn: number } | readonly { address: string; asn: number }[];
+  /**
+   * gobgpd's native BFD on every peer. The TOML then holds only the global config and the
+   * peers are added over gRPC (src/bgp's renderPeer + GobgpClient), as the agent does.
+   */
+  bfd?: BfdConfig;
 }
 
 export class GobgpdNode {
@@ -34,7 +41,7 @@ export class GobgpdNode {
     const conf = join(dir, 'gobgpd.toml');
     const peers = Array.isArray(opts.peer) ? opts.peer : [opts.peer as { address: string; asn: number }];
     const lines = ['[global.config]', `  as = ${opts.asn}`, `  router-id = "${opts.routerId}"`, '  port = -1'];
-    for (const p of peers) {
+    for (const p of opts.bfd ? [] : peers) {
       lines.push(
         '[[neighbors]]',
         '  [neighbors.config]',
@@ -59,6 +66,17 @@ export class GobgpdNode {
     if (pid === undefined) throw new Error('gobgpd did not start');
     const node = new GobgpdNode(opts, dir, pid, logFd);
     await waitFor('gobgpd gRPC', async () => ((await node.gobgp(['global'], true)).exitCode === 0 ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });
+    if (opts.bfd) {
+      const client = new GobgpClient({ target: node.target, protoDir: gobgpProtoDir() });
+      try {
+        for (const p of peers) {
+          const peer: PeerConfig = { address: p.address, asn: p.asn, connectRetrySeconds: 1, idleHoldAfterResetSeconds: 1, bfd: opts.bfd };
+          await client.addPeer(renderPeer(peer, { nextHops: { IPv4: opts.routerId } }));
+        }
+      } finally {
+        client.close();
+      }
+    }
     return node;
   }
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseFrrBgpRoute, parseFrrBgpSummary, parseFrrIpRoute } from '../../src/rig/parsers/frr-json.js';
+import { parseFrrBfdPeers, parseFrrBgpRoute, parseFrrBgpSummary, parseFrrIpRoute } from '../../src/rig/parsers/frr-json.js';
 import { BgpvsError } from '../../src/errors.js';
 
 const fx = (name: string): unknown => JSON.parse(readFileSync(new URL(`./fixtures/rig/${name}`, import.meta.url), 'utf8')) as unknown;
@@ -105,4 +105,30 @@ test('link-bandwidth from GoBGP (captured): FRR paths, RIB weights 75/25', () =>
   );
   const [r] = parseFrrIpRoute(fx('frr-ip-route-lb.json'));
   assert.deepEqual(r?.nexthops.map((n) => [n.ip, n.weight]), [['10.0.0.12', 25], ['10.0.0.11', 75]]);
+});
+
+test('parseFrrBfdPeers: up, down after a cut (captured), none, malformed', () => {
+  assert.deepEqual(parseFrrBfdPeers(fx('frr-bfd-peers-up.json')), [
+    {
+      peer: '10.0.0.11',
+      multihop: false,
+      status: 'up',
+      local: '10.0.0.1',
+      interface: 'br0',
+      diagnostic: 'ok',
+      remoteDiagnostic: 'ok',
+      receiveIntervalMs: 100,
+      transmitIntervalMs: 100,
+      detectMultiplier: 3,
+      remoteReceiveIntervalMs: 100,
+      remoteTransmitIntervalMs: 100,
+      remoteDetectMultiplier: 3,
+    },
+  ]);
+  const [d] = parseFrrBfdPeers(fx('frr-bfd-peers-down.json'));
+  assert.deepEqual([d?.status, d?.diagnostic], ['down', 'control detection time expired']);
+  assert.deepEqual(parseFrrBfdPeers([]), []);
+  assert.deepEqual(parseFrrBfdPeers({}), []);
+  assert.throws(() => parseFrrBfdPeers([{ status: 'up' }]), BgpvsError);
+  assert.throws(() => parseFrrBfdPeers('x'), BgpvsError);
 });

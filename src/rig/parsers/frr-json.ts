@@ -192,3 +192,48 @@ export function parseFrrIpRoute(data: unknown): FrrRibRoute[] {
   }
   return out;
 }
+
+export interface FrrBfdPeer {
+  peer: string;
+  local?: string;
+  interface?: string;
+  multihop: boolean;
+  /** up, down, init, shutdown, ... */
+  status: string;
+  diagnostic?: string;
+  remoteDiagnostic?: string;
+  /** Negotiated/configured intervals in ms and the multiplier, as FRR prints them. */
+  receiveIntervalMs?: number;
+  transmitIntervalMs?: number;
+  detectMultiplier?: number;
+  remoteReceiveIntervalMs?: number;
+  remoteTransmitIntervalMs?: number;
+  remoteDetectMultiplier?: number;
+}
+
+/** `show bfd peers json` → BFD sessions (an array in FRR 8.4; [] when none). */
+export function parseFrrBfdPeers(data: unknown): FrrBfdPeer[] {
+  if (isObj(data) && Object.keys(data).length === 0) return [];
+  if (!Array.isArray(data)) throw new BgpvsError('FRR JSON: bfd peers is not an array');
+  return data.map((raw, i) => {
+    const p = expectObj(raw, `bfd peer ${i}`);
+    const peer = str(p.peer);
+    const status = str(p.status);
+    if (peer === undefined || status === undefined) throw new BgpvsError(`FRR JSON: bfd peer ${i} lacks peer/status`);
+    const out: FrrBfdPeer = { peer, multihop: bool(p.multihop), status };
+    const opt: Partial<FrrBfdPeer> = {
+      local: str(p.local),
+      interface: str(p.interface),
+      diagnostic: str(p.diagnostic),
+      remoteDiagnostic: str(p['remote-diagnostic']),
+      receiveIntervalMs: num(p['receive-interval']),
+      transmitIntervalMs: num(p['transmit-interval']),
+      detectMultiplier: num(p['detect-multiplier']),
+      remoteReceiveIntervalMs: num(p['remote-receive-interval']),
+      remoteTransmitIntervalMs: num(p['remote-transmit-interval']),
+      remoteDetectMultiplier: num(p['remote-detect-multiplier']),
+    };
+    for (const [k, v] of Object.entries(opt)) if (v !== undefined) (out as unknown as Obj)[k] = v;
+    return out;
+  });
+}
