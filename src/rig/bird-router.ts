@@ -17,7 +17,7 @@ import { sleep, waitFor } from '../util/wait.js';
 import type { NetLab } from './netns.js';
 import { kernelRoutes } from './frr-router.js';
 import type { KernelRoute } from './parsers/ip-route-json.js';
-import { parseBirdProtocols, parseBirdRoutes, type BirdProtocol, type BirdRoute } from './parsers/bird-text.js';
+import { parseBirdBfdSessions, parseBirdProtocols, parseBirdRoutes, type BirdBfdSession, type BirdProtocol, type BirdRoute } from './parsers/bird-text.js';
 
 export interface BirdNeighbor {
   address: string;
@@ -219,6 +219,11 @@ export class BirdRouter {
       throw new CommandError(['birdc', '-s', this.socket, cmd], res.exitCode, res.stdout + res.stderr);
     }
     return parseBirdRoutes(res.stdout);
+  }
+
+  /** `show bfd sessions` → BFD sessions (needs `bfd` in the config or a neighbor with `bfd`). */
+  async bfdSessions(): Promise<BirdBfdSession[]> {
+    return parseBirdBfdSessions((await this.birdc('show bfd sessions')) ?? '');
   }
 
   async kernelRoute(prefix: string): Promise<KernelRoute | undefined> {

@@ -13,7 +13,7 @@ import { NetLab } from '../../src/rig/netns.js';
 import { BirdRouter, birdSkipReason, checkBirdConfig, renderBirdConfig } from '../../src/rig/bird-router.js';
 import { gateways } from '../../src/rig/parsers/ip-route-json.js';
 import { toolPath } from '../../src/rig/paths.js';
-import { waitFor } from '../../src/util/wait.js';
+import { sleep, waitFor } from '../../src/util/wait.js';
 import { GobgpdNode } from './gobgpd-node.js';
 
 function skipReason(): string | undefined {
@@ -141,6 +141,45 @@ test('BirdRouter: two nodes announce the same /32 → one kernel route, two next
   capture('bird-route-ecmp.txt', await bird.birdc('show route all'));
   capture('ip-route-ecmp-bird.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
   t.diagnostic(`announce → 2-nexthop FIB route ${tFib - tAnnounce} ms; total ${Date.now() - t0} ms`);
+});
+
+test('BirdRouter: BFD with gobgpd\'s native BFD; cutting the node\'s link drops the route within 1 s', { skip }, async (t) => {
+  // two ports on the router's bridge, so cutting n0's link leaves br0 up: only BFD can notice
+  const lab = await topology('birdbfd', 2);
+  const cleanup = teardown(t, lab);
+  const n0 = node(0);
+  const bird = await BirdRouter.start({
+    lab,
+    ns: 'r',
+    config: { asn: 65000, routerId: ROUTER, neighbors: [{ address: n0.ip, asn: n0.asn, name: n0.name, bfd: true }], bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 } },
+  });
+  cleanup.push(() => bird.stop());
+  const g = await GobgpdNode.start({ lab, ns: n0.ns, asn: n0.asn, routerId: n0.ip, peer: { address: ROUTER, asn: 65000 }, bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 } });
+  cleanup.push(() => g.stop());
+  await g.announce(VIP, n0.ip);
+  await waitFor('steady: Established, BFD Up, route in the FIB for 1 s', async () => {
+    const ok = async () =>
+      (await bird.bgpSummary())[0]?.bgp?.state === 'Established' && (await bird.bfdSessions())[0]?.state === 'Up' && Boolean((await bird.kernelRoute(VIP))?.nexthops.length);
+    if (!(await ok())) return undefined;
+    await sleep(1000);
+    return (await ok()) ? true : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 100 });
+  const [s] = await bird.bfdSessions();
+  assert.deepEqual([s?.protocol, s?.address, s?.interface, s?.state], ['bfd1', n0.ip, 'br0', 'Up']);
+  capture('bird-bfd-up.txt', await bird.birdc('show bfd sessions'));
+  const cut = Date.now();
+  await lab.setLink(n0.ns, 'eth0', 'down');
+  await waitFor('VIP gone from the FIB', async () => ((await bird.kernelRoute(VIP)) ? undefined : true), { timeoutMs: 10_000, intervalMs: 10 });
+  const failover = Date.now() - cut;
+  assert.ok(failover < 1000, `failover ${failover} ms`);
+  const down = await waitFor('BFD Down', async () => {
+    const ss = await bird.bfdSessions();
+    return ss[0] && ss[0].state !== 'Up' ? ss[0] : undefined;
+  }, { timeoutMs: 5000, intervalMs: 50 });
+  capture('bird-bfd-down.txt', await bird.birdc('show bfd sessions'));
+  capture('bird-protocols-bfd-down.txt', await bird.birdc('show protocols all'));
+  assert.notEqual((await bird.bgpSummary())[0]?.bgp?.state, 'Established');
+  t.diagnostic(`BFD failover (link cut → route gone from the router FIB): ${failover} ms; session now ${down.state}`);
 });
 
 test('renderBirdConfig: every option is accepted by the real bird (bird -p)', { skip: birdSkipReason() }, async () => {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseBirdProtocols, parseBirdRoutes } from '../../src/rig/parsers/bird-text.js';
+import { parseBirdBfdSessions, parseBirdProtocols, parseBirdRoutes } from '../../src/rig/parsers/bird-text.js';
 import { renderBirdConfig } from '../../src/rig/bird-router.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -191,4 +191,20 @@ test('renderBirdConfig: kernel ECMP, BFD, per-neighbor options', () => {
   );
   assert.throws(() => renderBirdConfig({ asn: 1, routerId: '10.0.0.1', neighbors: [{ address: '10.0.0.11', asn: 2, password: 'a"b' }] }), ConfigError);
   assert.doesNotMatch(renderBirdConfig({ asn: 1, routerId: '10.0.0.1', neighbors: [], mergePaths: false }), /merge paths|protocol bfd/);
+});
+
+test('parseBirdBfdSessions: Up and Down after a cut (captured), dated since, empty', () => {
+  assert.deepEqual(parseBirdBfdSessions(fx('bird-bfd-up.txt')), [
+    { protocol: 'bfd1', address: '10.0.0.11', interface: 'br0', state: 'Up', since: '23:56:43.024', intervalMs: 100, timeoutMs: 300 },
+  ]);
+  assert.deepEqual(parseBirdBfdSessions(fx('bird-bfd-down.txt')).map((s) => [s.state, s.intervalMs, s.timeoutMs]), [['Down', 1000, 0]]);
+  const dated = 'bfd1:\nIP address                Interface  State      Since         Interval  Timeout\n10.0.0.12                 br0        Init       2026-11-21 23:00:00    1.000    3.000\n';
+  assert.deepEqual(parseBirdBfdSessions(dated)[0]?.since, '2026-11-21 23:00:00');
+  assert.deepEqual(parseBirdBfdSessions('BIRD 2.0.12 ready.\n'), []);
+});
+
+test('parseBirdProtocols: BGP session after BFD took it down (captured)', () => {
+  const p = parseBirdProtocols(fx('bird-protocols-bfd-down.txt')).find((x) => x.name === 'node0');
+  assert.notEqual(p?.bgp?.state, 'Established');
+  assert.match(p?.bgp?.lastError ?? '', /BFD session down/);
 });

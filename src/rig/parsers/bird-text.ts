@@ -251,3 +251,43 @@ export function parseBirdRoutes(text: string): BirdRoute[] {
   }
   return out;
 }
+
+export interface BirdBfdSession {
+  /** The BFD protocol instance (e.g. `bfd1`). */
+  protocol: string;
+  address: string;
+  interface: string;
+  /** Up, Down, Init, AdminDown */
+  state: string;
+  since: string;
+  /** Current transmit interval and detection timeout, in ms. */
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+/** `show bfd sessions` → sessions of every BFD protocol. */
+export function parseBirdBfdSessions(text: string): BirdBfdSession[] {
+  const out: BirdBfdSession[] = [];
+  let protocol = '';
+  for (const line of text.split('\n')) {
+    if (!line.trim() || BANNER_RE.test(line) || /^IP address\s+Interface/.test(line)) continue;
+    const pm = /^(\S+):$/.exec(line);
+    if (pm) {
+      protocol = pm[1]!;
+      continue;
+    }
+    const tok = line.trim().split(/\s+/);
+    if (tok.length < 6) continue;
+    let since = tok[3]!;
+    let rest = tok.slice(4);
+    if (DATE_RE.test(since) && rest.length > 2) {
+      since = `${since} ${rest[0]}`;
+      rest = rest.slice(1);
+    }
+    const interval = Number(rest[0]);
+    const timeout = Number(rest[1]);
+    if (!Number.isFinite(interval) || !Number.isFinite(timeout)) continue;
+    out.push({ protocol, address: tok[0]!, interface: tok[1]!, state: tok[2]!, since, intervalMs: Math.round(interval * 1000), timeoutMs: Math.round(timeout * 1000) });
+  }
+  return out;
+}
