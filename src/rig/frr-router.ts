@@ -22,7 +22,9 @@ import {
   parseFrrBgpRoute,
   parseFrrBgpSummary,
   parseFrrIpRoute,
+  parseFrrUpdateLog,
   type FrrBfdPeer,
+  type FrrUpdateEvent,
   type FrrBgpPath,
   type FrrBgpPeer,
   type FrrRibRoute,
@@ -74,6 +76,12 @@ export interface FrrConfig {
   /** Connect-retry timer applied to every neighbor without its own timers (default 1 s). */
   connectRetrySeconds?: number;
   hostname?: string;
+  /**
+   * Log every UPDATE bgpd receives (`debug bgp updates in`) so tests can read the order of
+   * announcements and withdrawals with `receivedUpdates()` (e.g. GRACEFUL_SHUTDOWN before
+   * the withdrawal), which polling could miss.
+   */
+  debugUpdates?: boolean;
   /** Extra lines appended inside `router bgp` (escape hatch for one-off tests). */
   extraBgpLines?: readonly string[];
 }
@@ -88,7 +96,8 @@ export interface RenderedFrrConfig {
 /** Render the zebra/bgpd config and the separate bfdd config. Pure. */
 export function renderFrrConfig(cfg: FrrConfig, opts: { logFile?: string } = {}): RenderedFrrConfig {
   const lines = ['frr defaults traditional', `hostname ${cfg.hostname ?? 'router'}`];
-  if (opts.logFile) lines.push(`log file ${opts.logFile}`);
+  if (opts.logFile) lines.push(`log file ${opts.logFile}${cfg.debugUpdates ? ' debugging' : ''}`);
+  if (cfg.debugUpdates) lines.push('log timestamp precision 3', 'debug bgp updates in');
   lines.push('!', `router bgp ${cfg.asn}`, ` bgp router-id ${cfg.routerId}`, ' no bgp ebgp-requires-policy', ' no bgp network import-check');
   if (cfg.multipath?.relax) lines.push(' bgp bestpath as-path multipath-relax');
   if (cfg.bandwidth) lines.push(` bgp bestpath bandwidth ${cfg.bandwidth}`);
@@ -292,6 +301,18 @@ export class FrrRouter {
   /** `show bfd peers json` → BFD sessions (needs bfdd: a neighbor with `bfd`, or `bfdd: true`). */
   async bfdPeers(): Promise<FrrBfdPeer[]> {
     return parseFrrBfdPeers(await this.vtyshJson('show bfd peers json'));
+  }
+
+  /**
+   * UPDATEs bgpd received, in order, from its log (needs `debugUpdates: true`); optionally
+   * only those about `prefix`.
+   */
+  receivedUpdates(prefix?: string): FrrUpdateEvent[] {
+    if (!this.opts.config.debugUpdates) throw new BgpvsError('receivedUpdates() needs config.debugUpdates');
+    const log = join(this.dir, 'frr.log'); // the config's log target: ms timestamps
+
+    const events = parseFrrUpdateLog(existsSync(log) ? readFileSync(log, 'utf8') : '');
+    return prefix ? events.filter((e) => e.prefix === prefix) : events;
   }
 
   /** The kernel FIB of the router's namespace for `prefix` (`ip -j route show`). */

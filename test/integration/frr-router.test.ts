@@ -7,7 +7,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetLab } from '../../src/rig/netns.js';
 import { FrrRouter, checkFrrConfig, frrSkipReason, renderFrrConfig } from '../../src/rig/frr-router.js';
@@ -77,7 +77,7 @@ test('FrrRouter: gobgpd peers, its /32 lands in the router kernel FIB via the no
   const frr = await FrrRouter.start({
     lab,
     ns: 'r',
-    config: { asn: 65000, routerId: ROUTER, neighbors: [{ address: n0.ip, asn: n0.asn }], multipath: { relax: true, maxPaths: 8 } },
+    config: { asn: 65000, routerId: ROUTER, neighbors: [{ address: n0.ip, asn: n0.asn }], multipath: { relax: true, maxPaths: 8 }, debugUpdates: true },
   });
   cleanup.push(() => frr.stop());
   const tFrr = Date.now();
@@ -120,6 +120,11 @@ test('FrrRouter: gobgpd peers, its /32 lands in the router kernel FIB via the no
   await gobgpd.withdraw(VIP);
   await waitFor('VIP withdrawn from the FIB', async () => ((await frr.kernelRoute(VIP)) ? undefined : true), { timeoutMs: 10_000, intervalMs: 50 });
   assert.deepEqual(await frr.bgpPaths(VIP), []);
+  // the order bgpd received them in: announced with GRACEFUL_SHUTDOWN, then withdrawn
+  const updates = frr.receivedUpdates(VIP);
+  assert.deepEqual(updates.map((u) => [u.peer, u.kind, u.communities]), [[n0.ip, 'announce', ['graceful-shutdown']], [n0.ip, 'withdraw', undefined]]);
+  assert.equal(updates[0]?.attrs?.path, String(n0.asn));
+  await capture('frr-bgpd-updates.log', readFileSync(join(frr.dir, 'frr.log'), 'utf8'));
   await capture('frr-bgp-route-absent.json', await frr.vtysh(`show bgp ipv4 unicast ${VIP} json`));
   await capture('frr-ip-route-absent.json', await frr.vtysh(`show ip route ${VIP} json`));
   t.diagnostic(`frr start ${tFrr - t0} ms (incl. netns); gobgpd up + announce ${tAnnounce - tFrr} ms; announce → FIB ${tFib - tAnnounce} ms; total ${Date.now() - t0} ms`);
@@ -268,6 +273,7 @@ test('renderFrrConfig: every option is accepted by the real zebra/bgpd/bfdd (-C 
     bfdProfile: { name: 'fast', receiveMs: 100, transmitMs: 100, multiplier: 3 },
     bandwidth: 'skip-missing',
     extraBgpLines: ['bgp graceful-shutdown'],
+    debugUpdates: true,
   }, { logFile: '/tmp/frr-check.log' });
   assert.deepEqual(await checkFrrConfig(rendered), []);
   // and the check does catch a bad line

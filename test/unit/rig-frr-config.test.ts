@@ -59,3 +59,8 @@ test('renderFrrConfig: minimal, no multipath, no BFD', () => {
   assert.doesNotMatch(r.frr, /maximum-paths|multipath-relax|log file/);
   assert.equal(r.bfdd, '!\n');
 });
+
+test('renderFrrConfig: debugUpdates logs received UPDATEs with ms timestamps', () => {
+  const r = renderFrrConfig({ asn: 65000, routerId: '10.0.0.1', neighbors: [], debugUpdates: true }, { logFile: '/tmp/x/frr.log' });
+  assert.match(r.frr, /^log file \/tmp\/x\/frr.log debugging\nlog timestamp precision 3\ndebug bgp updates in\n!/m);
+});

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseFrrBfdPeers, parseFrrBgpRoute, parseFrrBgpSummary, parseFrrIpRoute } from '../../src/rig/parsers/frr-json.js';
+import { parseFrrBfdPeers, parseFrrBgpRoute, parseFrrBgpSummary, parseFrrIpRoute, parseFrrUpdateLog } from '../../src/rig/parsers/frr-json.js';
 import { BgpvsError } from '../../src/errors.js';
 
 const fx = (name: string): unknown => JSON.parse(readFileSync(new URL(`./fixtures/rig/${name}`, import.meta.url), 'utf8')) as unknown;
@@ -131,4 +131,35 @@ test('parseFrrBfdPeers: up, down after a cut (captured), none, malformed', () =>
   assert.deepEqual(parseFrrBfdPeers({}), []);
   assert.throws(() => parseFrrBfdPeers([{ status: 'up' }]), BgpvsError);
   assert.throws(() => parseFrrBfdPeers('x'), BgpvsError);
+});
+
+test('parseFrrUpdateLog: GRACEFUL_SHUTDOWN announcement then withdrawal (captured bgpd log)', () => {
+  const text = readFileSync(new URL('./fixtures/rig/frr-bgpd-updates.log', import.meta.url), 'utf8');
+  const ev = parseFrrUpdateLog(text);
+  assert.deepEqual(
+    ev.map((e) => [e.peer, e.kind, e.prefix, e.communities]),
+    [
+      ['10.0.0.11', 'announce', '10.100.0.10/32', ['graceful-shutdown']],
+      ['10.0.0.11', 'withdraw', '10.100.0.10/32', undefined],
+    ],
+  );
+  assert.deepEqual(ev[0]?.attrs, { nexthop: '10.0.0.11', origin: 'i', community: 'graceful-shutdown', path: '65011' });
+  assert.match(ev[0]?.time ?? '', /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$/);
+});
+
+test('parseFrrUpdateLog: attrs per peer, denied prefixes, unrelated lines', () => {
+  const text = [
+    '2026/11/22 23:00:00.001 BGP: [T5AAP-5GA85] 10.0.0.11(vm) rcvd UPDATE w/ attr: nexthop 10.0.0.11, origin i, community 65000:1 graceful-shutdown, path 65011',
+    '2026/11/22 23:00:00.002 BGP: [T5AAP-5GA85] 10.0.0.12 rcvd UPDATE w/ attr: nexthop 10.0.0.12, origin i, path 65012',
+    '2026/11/22 23:00:00.003 BGP: [YCKEM-GB33T] 10.0.0.11(vm) rcvd 10.100.0.10/32 IPv4 unicast',
+    '2026/11/22 23:00:00.004 BGP: [YCKEM-GB33T] 10.0.0.12 rcvd 10.100.0.11/32 IPv4 unicast -- DENIED due to: filter;',
+    '2026/11/22 23:00:00.005 ZEBRA: [XXXXX-XXXXX] something else',
+    'garbage',
+  ].join('\n');
+  const ev = parseFrrUpdateLog(text);
+  assert.deepEqual(ev.map((e) => [e.peer, e.prefix, e.communities, e.denied]), [
+    ['10.0.0.11', '10.100.0.10/32', ['65000:1', 'graceful-shutdown'], undefined],
+    ['10.0.0.12', '10.100.0.11/32', [], 'filter;'],
+  ]);
+  assert.deepEqual(parseFrrUpdateLog(''), []);
 });

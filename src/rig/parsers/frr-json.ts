@@ -237,3 +237,58 @@ export function parseFrrBfdPeers(data: unknown): FrrBfdPeer[] {
     return out;
   });
 }
+
+export interface FrrUpdateEvent {
+  /** Timestamp as logged (`YYYY/MM/DD HH:MM:SS[.mmm]`); the order of events is the log's. */
+  time: string;
+  /** Neighbor address the UPDATE came from. */
+  peer: string;
+  kind: 'announce' | 'withdraw';
+  prefix: string;
+  /** For announcements: the attributes FRR logged with the UPDATE (`community`, `path`, ...). */
+  attrs?: Record<string, string>;
+  /** Communities of an announcement, split (`graceful-shutdown`, `65000:100`). */
+  communities?: string[];
+  /** Set when bgpd's inbound policy refused the prefix. */
+  denied?: string;
+}
+
+const LOG_RE = /^(\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) BGP: (?:\[[^\]]*\] )?(\S+?)(?:\([^)]*\))? rcvd (.*)$/;
+
+/**
+ * bgpd's log with `debug bgp updates in` (text, not JSON: FRR has no JSON form of this) →
+ * the announcements and withdrawals it received, in order. The attribute line FRR logs
+ * before an UPDATE's prefixes is attached to each announced prefix of that UPDATE.
+ */
+export function parseFrrUpdateLog(text: string): FrrUpdateEvent[] {
+  const out: FrrUpdateEvent[] = [];
+  const lastAttrs = new Map<string, Record<string, string>>();
+  for (const line of text.split('\n')) {
+    const m = LOG_RE.exec(line.trim());
+    if (!m) continue;
+    const [, time, peer, rest] = m as unknown as [string, string, string, string];
+    const attr = /^UPDATE w\/ attr: (.*)$/.exec(rest);
+    if (attr) {
+      const attrs: Record<string, string> = {};
+      for (const part of attr[1]!.split(', ')) {
+        const i = part.indexOf(' ');
+        if (i > 0) attrs[part.slice(0, i)] = part.slice(i + 1).trim();
+      }
+      lastAttrs.set(peer, attrs);
+      continue;
+    }
+    const wd = /^UPDATE about (\S+) \S+ \S+ -- withdrawn/.exec(rest);
+    if (wd) {
+      out.push({ time, peer, kind: 'withdraw', prefix: wd[1]! });
+      continue;
+    }
+    const an = /^(\S+\/\d+)(?: with addpath ID \d+)? IPv[46] \S+(?: -- DENIED due to: (.*))?$/.exec(rest);
+    if (an) {
+      const attrs = lastAttrs.get(peer) ?? {};
+      const ev: FrrUpdateEvent = { time, peer, kind: 'announce', prefix: an[1]!, attrs, communities: (attrs.community ?? '').split(' ').filter(Boolean) };
+      if (an[2]) ev.denied = an[2].trim();
+      out.push(ev);
+    }
+  }
+  return out;
+}
