@@ -15,7 +15,7 @@ import { run as defaultRun, type Runner } from '../exec/run.js';
 import { CommandError, ConfigError } from '../errors.js';
 import { sleep, waitFor } from '../util/wait.js';
 import type { NetLab } from './netns.js';
-import { kernelRoutes } from './frr-router.js';
+import { kernelRoutes, processAlive } from './frr-router.js';
 import type { KernelRoute } from './parsers/ip-route-json.js';
 import { parseBirdBfdSessions, parseBirdProtocols, parseBirdRoutes, type BirdBfdSession, type BirdProtocol, type BirdRoute } from './parsers/bird-text.js';
 
@@ -236,14 +236,7 @@ export class BirdRouter {
     this.stopped = true;
     const pid = this.birdPid;
     if (pid !== undefined) {
-      const alive = () => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
+      const alive = () => processAlive(pid);
       try {
         process.kill(pid, 'SIGTERM');
       } catch {

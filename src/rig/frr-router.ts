@@ -328,8 +328,8 @@ export class FrrRouter {
     const pids = order.map((n) => this.pids.get(n)).filter((p): p is number => p !== undefined);
     for (const pid of pids) signal(pid, 'SIGTERM');
     const deadline = Date.now() + 3000;
-    while (pids.some(alive) && Date.now() < deadline) await sleep(50);
-    for (const pid of pids) if (alive(pid)) signal(pid, 'SIGKILL');
+    while (pids.some(processAlive) && Date.now() < deadline) await sleep(50);
+    for (const pid of pids) if (processAlive(pid)) signal(pid, 'SIGKILL');
     if (!opts.keepDir) rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -341,10 +341,19 @@ export async function kernelRoutes(lab: NetLab, ns: string, prefix: string): Pro
   return parseIpRouteJson(res.stdout);
 }
 
-function alive(pid: number): boolean {
+/**
+ * Whether `pid` still runs. A daemonized process that exited stays a zombie until init
+ * reaps it (which can take a while here), so a zombie counts as gone.
+ */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
