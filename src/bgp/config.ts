@@ -67,10 +67,9 @@ export interface SpeakerConfig {
   marker?: string;
 }
 
+/** Prefix of the export policy's name; the full name carries a hash of the pools. */
 export const EXPORT_POLICY = 'bgpvs-export';
 export const IMPORT_POLICY = 'bgpvs-import';
-export const EXPORT_SET_V4 = 'bgpvs-export-v4';
-export const EXPORT_SET_V6 = 'bgpvs-export-v6';
 export const PEER_TAG = 'bgpvs:';
 
 export function renderGlobal(cfg: SpeakerConfig): Global {
@@ -133,24 +132,32 @@ export interface PolicySet {
  * Export: accept only prefixes inside `exportCidrs` (any length from the CIDR's to a host
  * route), reject everything else. Import: reject everything learned from peers unless
  * enabled; locally originated paths are always accepted.
+ *
+ * The export policy and its prefix sets are named after a hash of the pools
+ * (`bgpvs-export-<hash>`, `...-v4-<hash>`): new pools make a new policy that the speaker
+ * switches the global assignment to, because gobgpd (v4.8) does not apply a replaced prefix
+ * set to a policy already in use. Both sets always exist; an empty one matches nothing.
  */
 export function renderPolicies(cfg: Pick<SpeakerConfig, 'exportCidrs' | 'importEnabled'>): PolicySet {
-  const v4: DefinedSet['prefixes'] = [];
-  const v6: DefinedSet['prefixes'] = [];
+  const v4: NonNullable<DefinedSet['prefixes']> = [];
+  const v6: NonNullable<DefinedSet['prefixes']> = [];
   for (const c of cfg.exportCidrs) {
     const [addr, len] = ipaddr.parseCIDR(c);
     const v6addr = addr.kind() === 'ipv6';
     const net = v6addr ? ipaddr.IPv6.networkAddressFromCIDR(c).toRFC5952String() : ipaddr.IPv4.networkAddressFromCIDR(c).toString();
     (v6addr ? v6 : v4).push({ ip_prefix: `${net}/${len}`, mask_length_min: len, mask_length_max: v6addr ? 128 : 32 });
   }
+  const key = (ps: typeof v4) => ps.map((p) => `${p.ip_prefix} ${p.mask_length_min}..${p.mask_length_max}`).sort();
+  const hash = createHash('sha256').update(JSON.stringify([key(v4), key(v6)])).digest('hex').slice(0, 10);
+  const exportName = `${EXPORT_POLICY}-${hash}`;
   const definedSets: DefinedSet[] = [];
   const statements: Policy['statements'] = [];
-  for (const [name, prefixes] of [[EXPORT_SET_V4, v4], [EXPORT_SET_V6, v6]] as const) {
-    if (!prefixes.length) continue;
+  for (const [fam, prefixes] of [['v4', v4], ['v6', v6]] as const) {
+    const name = `${EXPORT_POLICY}-${fam}-${hash}`;
     definedSets.push({ defined_type: 'DEFINED_TYPE_PREFIX', name, prefixes });
     statements.push({ name: `${name}-accept`, conditions: { prefix_set: { type: 'TYPE_ANY', name } }, actions: { route_action: 'ROUTE_ACTION_ACCEPT' } });
   }
-  const exportPolicy: Policy = { name: EXPORT_POLICY, statements };
+  const exportPolicy: Policy = { name: exportName, statements };
   const importPolicy: Policy = {
     name: IMPORT_POLICY,
     statements: [{ name: `${IMPORT_POLICY}-local`, conditions: { route_type: 'ROUTE_TYPE_LOCAL' }, actions: { route_action: 'ROUTE_ACTION_ACCEPT' } }],
@@ -159,7 +166,7 @@ export function renderPolicies(cfg: Pick<SpeakerConfig, 'exportCidrs' | 'importE
     definedSets,
     policies: [exportPolicy, importPolicy],
     assignments: [
-      { name: 'global', direction: 'POLICY_DIRECTION_EXPORT', policies: [{ name: EXPORT_POLICY }], default_action: 'ROUTE_ACTION_REJECT' },
+      { name: 'global', direction: 'POLICY_DIRECTION_EXPORT', policies: [{ name: exportName }], default_action: 'ROUTE_ACTION_REJECT' },
       {
         name: 'global',
         direction: 'POLICY_DIRECTION_IMPORT',

@@ -182,6 +182,8 @@ export interface GobgpApi {
   updatePeer(peer: Peer): Promise<void>;
   deletePeer(address: string): Promise<void>;
   listPeer(address?: string): Promise<Peer[]>;
+  /** Soft reset: re-run policies towards (`out`) or from (`in`) a peer without a session reset. */
+  softResetPeer(address: string, direction: 'in' | 'out' | 'both'): Promise<void>;
   addPath(path: Path): Promise<Buffer>;
   addPathStream(paths: readonly Path[]): Promise<void>;
   deletePath(path: Path): Promise<void>;
@@ -319,6 +321,11 @@ export class GobgpClient implements GobgpApi {
   async listPeer(address = ''): Promise<Peer[]> {
     const rs = await this.collect<{ peer: Peer }>('ListPeer', { address });
     return rs.map((r) => r.peer);
+  }
+
+  async softResetPeer(address: string, direction: 'in' | 'out' | 'both'): Promise<void> {
+    const dir = direction === 'in' ? 'DIRECTION_IN' : direction === 'out' ? 'DIRECTION_OUT' : 'DIRECTION_BOTH';
+    await this.unary('ResetPeer', { address, communication: '', soft: true, direction: dir });
   }
 
   async addPath(path: Path): Promise<Buffer> {

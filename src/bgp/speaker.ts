@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Advertisement } from '../model/types.js';
 import { GobgpError } from '../errors.js';
 import { FAMILY_IPV4, FAMILY_IPV6, type GobgpApi, type Path, type Peer } from './gobgp-client.js';
-import { PEER_TAG, renderGlobal, renderPeer, renderPolicies, type SpeakerConfig } from './config.js';
+import { EXPORT_POLICY, PEER_TAG, renderGlobal, renderPeer, renderPolicies, type SpeakerConfig } from './config.js';
 import { defaultMarker, fromGobgpPath, isOurs, toGobgpPath, toGobgpWithdraw, wantedPaths, type PathSkipReason, type PathSpec } from './paths.js';
 import { diffPaths } from './diff.js';
 
@@ -76,8 +76,10 @@ export class GobgpSpeaker {
   resync(): Promise<PathSyncResult> {
     return this.serial(async () => {
       await this.ensureGlobal();
-      await this.ensurePolicies();
+      const exportSwitched = await this.ensurePolicies();
       await this.ensurePeers();
+      // A new export policy applies to new updates only: re-run export towards every peer.
+      if (exportSwitched) await this.softResetOut();
       return this.syncPaths();
     });
   }
@@ -110,23 +112,47 @@ export class GobgpSpeaker {
 
   // ---- policies ----------------------------------------------------------------------------
 
-  private async ensurePolicies(): Promise<void> {
+  /**
+   * Policies of ours, by name: a missing one is created (sets first), the global
+   * assignments point at the wanted ones, and export policies/sets of ours no longer
+   * assigned are deleted. Returns whether an export policy was switched (then each peer
+   * needs a soft reset out for paths already sent or held back).
+   */
+  private async ensurePolicies(): Promise<boolean> {
     const ps = renderPolicies(this.cfg);
-    for (const ds of ps.definedSets) await this.client.addDefinedSet(ds, true);
     const existing = new Map((await this.client.listPolicy()).map((p) => [p.name, p]));
+    const sets = new Set((await this.client.listDefinedSet('DEFINED_TYPE_PREFIX')).map((d) => d.name));
+    for (const ds of ps.definedSets) if (!sets.has(ds.name)) await this.client.addDefinedSet(ds);
+    let switched = false;
     for (const p of ps.policies) {
-      const cur = existing.get(p.name);
-      const same = cur && JSON.stringify(cur.statements.map((s) => s.name).sort()) === JSON.stringify(p.statements.map((s) => s.name).sort());
-      if (same) continue;
-      if (cur) await this.client.deletePolicy(p.name).catch((err: unknown) => this.log.debug({ err, policy: p.name }, 'delete policy'));
-      await this.client.addPolicy(p);
-      this.log.info({ policy: p.name, statements: p.statements.length }, 'policy set');
+      const have = new Set((existing.get(p.name)?.statements ?? []).map((s) => s.name));
+      const missing = p.statements.filter((s) => !have.has(s.name));
+      if (existing.has(p.name) && !missing.length) continue;
+      // AddPolicy on an existing policy appends the statements given.
+      await this.client.addPolicy({ name: p.name, statements: missing });
+      this.log.info({ policy: p.name, statements: missing.map((s) => s.name) }, 'policy set');
     }
     for (const a of ps.assignments) await this.client.setPolicyAssignment(a);
-    // Defined sets of ours no longer wanted (after their statements are gone).
+    const wantPolicies = new Set(ps.policies.map((p) => p.name));
+    for (const name of existing.keys()) {
+      if (!name.startsWith(`${EXPORT_POLICY}-`) || wantPolicies.has(name)) continue;
+      await this.client.deletePolicy(name);
+      switched = true;
+      this.log.info({ policy: name }, 'old export policy removed');
+    }
     const wantSets = new Set(ps.definedSets.map((d) => d.name));
-    for (const ds of await this.client.listDefinedSet('DEFINED_TYPE_PREFIX')) {
-      if (ds.name.startsWith('bgpvs-') && !wantSets.has(ds.name)) await this.client.deleteDefinedSet({ defined_type: 'DEFINED_TYPE_PREFIX', name: ds.name }, true);
+    for (const name of sets) {
+      if (name.startsWith(`${EXPORT_POLICY}-`) && !wantSets.has(name)) await this.client.deleteDefinedSet({ defined_type: 'DEFINED_TYPE_PREFIX', name }, true);
+    }
+    return switched;
+  }
+
+  private async softResetOut(): Promise<void> {
+    for (const p of await this.client.listPeer()) {
+      const addr = p.state?.neighbor_address || p.conf.neighbor_address;
+      if (p.state?.session_state !== 'SESSION_STATE_ESTABLISHED') continue;
+      await this.client.softResetPeer(addr, 'out');
+      this.log.info({ peer: addr }, 'export policy re-applied (soft reset out)');
     }
   }
 

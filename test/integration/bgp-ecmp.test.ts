@@ -4,8 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BgpLab, ad, nodeIp, skipReason } from './bgp-lab.js';
+import { BgpLab, ROUTER_ASN, ROUTER_IP, ad, nodeIp, nodeIp6, skipReason } from './bgp-lab.js';
 import { waitFor } from '../../src/util/wait.js';
+import { GobgpSpeaker } from '../../src/bgp/speaker.js';
+import { silentLogger } from '../../src/observability/logger.js';
 
 const skip = skipReason('frr');
 const VIP = '10.100.0.10/32';
@@ -55,24 +57,41 @@ test('bgp/frr: kill -9 gobgpd → the supervisor restarts it and the route is ba
   assert.ok(sup.peers().some((p) => p.state === 'established'), 'peer state comes back through WatchEvent');
 });
 
-test('bgp/frr: a VIP outside the pools never reaches the router', { skip }, async (t) => {
-  const l = await BgpLab.create({ tag: 'bgpleak', nodes: 1, router: 'frr', exportCidrs: ['10.100.0.0/24'] });
+test('bgp/frr: a VIP outside the pools never reaches the router; new pools apply live', { skip }, async (t) => {
+  // Dual stack with IPv4 pools only: the IPv6 export set is empty and must match nothing.
+  const l = await BgpLab.create({ tag: 'bgpleak', nodes: 1, router: 'frr', ipv6: true, exportCidrs: ['10.100.0.0/24'] });
   t.after(() => l.destroy());
   await l.waitEstablished();
   const OUT = '10.200.0.1/32';
   const EDGE = '10.100.1.1/32'; // just outside the /24
-  await l.nodes[0]!.speaker.setAdvertisements([ad(OUT), ad(VIP), ad(EDGE)]);
+  const V6 = 'fd00:100::1/128';
+  const n = l.nodes[0]!;
+  const all = [ad(OUT), ad(VIP), ad(EDGE), ad(V6)];
+  await n.speaker.setAdvertisements(all);
   await l.waitNexthops(VIP, 1);
-  // gobgpd holds all three (the speaker announced them); only the export policy stops them.
-  const ours = (await l.nodes[0]!.speaker.listOurs()).map((p) => p.prefix).sort();
-  assert.deepEqual(ours, [VIP, EDGE, OUT].sort());
+  // gobgpd holds them all (the speaker announced them); only the export policy stops them.
+  const ours = (await n.speaker.listOurs()).map((p) => p.prefix).sort();
+  assert.deepEqual(ours, [VIP, EDGE, OUT, V6].sort());
   // A later in-pool change travels after the out-of-pool paths: once it arrives, they would have too.
-  await l.nodes[0]!.speaker.setAdvertisements([ad(OUT), ad(VIP), ad(EDGE), ad('10.100.0.11/32')]);
+  await n.speaker.setAdvertisements([...all, ad('10.100.0.11/32')]);
   await l.waitNexthops('10.100.0.11/32', 1);
   const table = await l.vtyshJson<{ routes: Record<string, unknown> }>('show bgp ipv4 unicast json');
   assert.deepEqual(Object.keys(table.routes).sort(), ['10.100.0.10/32', '10.100.0.11/32']);
-  assert.deepEqual(await l.fibNexthops(OUT), []);
-  assert.deepEqual(await l.fibNexthops(EDGE), []);
+  const table6 = await l.vtyshJson<{ routes?: Record<string, unknown> }>('show bgp ipv6 unicast json');
+  assert.deepEqual(Object.keys(table6.routes ?? {}), []);
+  for (const p of [OUT, EDGE, V6]) assert.deepEqual(await l.fibNexthops(p), [], p);
+
+  // The same gobgpd, new pools (an agent restarted against a sidecar): only the sets change.
+  const wider = new GobgpSpeaker({
+    client: n.client,
+    logger: silentLogger(),
+    config: { asn: n.asn, nextHops: { IPv4: n.address, IPv6: nodeIp6(0) }, peers: [{ address: ROUTER_IP, asn: ROUTER_ASN, connectRetrySeconds: 1, idleHoldAfterResetSeconds: 1 }], exportCidrs: ['10.200.0.0/16', 'fd00:100::/64'] },
+  });
+  await wider.setAdvertisements(all).catch(() => undefined);
+  await wider.resync();
+  await l.waitNexthops(OUT, 1);
+  await l.waitNexthops(V6, 1);
+  await l.waitNexthops(VIP, 0);
 });
 
 test('bgp/frr: stop → the router sees GRACEFUL_SHUTDOWN (65535:0) before the withdrawal', { skip }, async (t) => {

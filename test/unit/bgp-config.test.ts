@@ -65,22 +65,25 @@ test('renderPeer: table', () => {
 
 test('renderPolicies: export only inside the pools; import rejects peers unless enabled', () => {
   const p = renderPolicies({ exportCidrs: ['10.100.0.5/16', '2001:db8:1::/48'] });
-  assert.deepEqual(p.definedSets, [
-    { defined_type: 'DEFINED_TYPE_PREFIX', name: 'bgpvs-export-v4', prefixes: [{ ip_prefix: '10.100.0.0/16', mask_length_min: 16, mask_length_max: 32 }] },
-    { defined_type: 'DEFINED_TYPE_PREFIX', name: 'bgpvs-export-v6', prefixes: [{ ip_prefix: '2001:db8:1::/48', mask_length_min: 48, mask_length_max: 128 }] },
-  ]);
-  const exp = p.policies.find((x) => x.name === EXPORT_POLICY)!;
+  const [v4, v6] = p.definedSets;
+  assert.match(v4!.name, /^bgpvs-export-v4-[0-9a-f]{10}$/);
+  assert.match(v6!.name, /^bgpvs-export-v6-[0-9a-f]{10}$/);
+  assert.deepEqual(v4!.prefixes, [{ ip_prefix: '10.100.0.0/16', mask_length_min: 16, mask_length_max: 32 }]);
+  assert.deepEqual(v6!.prefixes, [{ ip_prefix: '2001:db8:1::/48', mask_length_min: 48, mask_length_max: 128 }]);
+  const exp = p.policies.find((x) => x.name.startsWith(`${EXPORT_POLICY}-`))!;
   assert.deepEqual(exp.statements.map((s) => [s.conditions?.prefix_set?.name, s.actions.route_action]), [
-    ['bgpvs-export-v4', 'ROUTE_ACTION_ACCEPT'],
-    ['bgpvs-export-v6', 'ROUTE_ACTION_ACCEPT'],
+    [v4!.name, 'ROUTE_ACTION_ACCEPT'],
+    [v6!.name, 'ROUTE_ACTION_ACCEPT'],
   ]);
   const byDir = Object.fromEntries(p.assignments.map((a) => [a.direction, a]));
+  assert.deepEqual(byDir.POLICY_DIRECTION_EXPORT?.policies, [{ name: exp.name }]);
   assert.equal(byDir.POLICY_DIRECTION_EXPORT?.default_action, 'ROUTE_ACTION_REJECT');
   assert.equal(byDir.POLICY_DIRECTION_IMPORT?.default_action, 'ROUTE_ACTION_REJECT');
   assert.deepEqual(byDir.POLICY_DIRECTION_IMPORT?.policies, [{ name: IMPORT_POLICY }]);
   assert.equal(renderPolicies({ exportCidrs: [], importEnabled: true }).assignments[1]?.default_action, 'ROUTE_ACTION_ACCEPT');
-  // No pools: the export policy has no accepting statement, so nothing leaves.
+  // The names follow the pools (order and host bits do not matter); no pools: empty sets.
+  assert.equal(renderPolicies({ exportCidrs: ['2001:db8:1::/48', '10.100.0.0/16'] }).policies[0]?.name, exp.name);
   const none = renderPolicies({ exportCidrs: [] });
-  assert.deepEqual(none.definedSets, []);
-  assert.deepEqual(none.policies.find((x) => x.name === EXPORT_POLICY)?.statements, []);
+  assert.notEqual(none.policies[0]?.name, exp.name);
+  assert.deepEqual(none.definedSets.map((d) => d.prefixes), [[], []]);
 });

@@ -69,6 +69,12 @@ export class FakeGobgp implements GobgpApi {
     this.need('ListPeer');
     return [...this.peers.values()];
   }
+  softResets: string[] = [];
+  async softResetPeer(a: string, dir: 'in' | 'out' | 'both') {
+    this.need('ResetPeer');
+    if (!this.peers.has(a)) throw new GobgpError('ResetPeer', 5, 'no peer');
+    this.softResets.push(`${a} ${dir}`);
+  }
   async addPath(p: Path) {
     this.need('AddPath');
     this.paths.set(this.key(p), { ...structuredClone(p), neighbor_ip: '' });
@@ -93,6 +99,8 @@ export class FakeGobgp implements GobgpApi {
   }
   async deleteDefinedSet(s: DefinedSet) {
     this.need('DeleteDefinedSet');
+    const used = [...this.policies.values()].some((p) => p.statements.some((st) => st.conditions?.prefix_set?.name === s.name));
+    if (used) throw new GobgpError('DeleteDefinedSet', 2, `defined set ${s.name} in use`);
     this.sets.delete(s.name);
   }
   async listDefinedSet() {
@@ -101,15 +109,20 @@ export class FakeGobgp implements GobgpApi {
   }
   async addPolicy(p: Policy) {
     this.need('AddPolicy');
-    if (this.policies.has(p.name)) throw new GobgpError('AddPolicy', 6, 'policy exists');
+    // As gobgpd: statement names are global; AddPolicy on an existing policy appends.
+    const known = new Set([...this.policies.values()].flatMap((x) => x.statements.map((s) => s.name)));
     for (const s of p.statements) {
+      if (known.has(s.name)) throw new GobgpError('AddPolicy', 2, `statement ${s.name} already defined`);
       const set = s.conditions?.prefix_set?.name;
       if (set && !this.sets.has(set)) throw new GobgpError('AddPolicy', 5, `no defined set ${set}`);
     }
-    this.policies.set(p.name, p);
+    const cur = this.policies.get(p.name);
+    this.policies.set(p.name, { name: p.name, statements: [...(cur?.statements ?? []), ...p.statements] });
   }
   async deletePolicy(n: string) {
     this.need('DeletePolicy');
+    const inUse = [...this.assignments.values()].some((a) => a.policies.some((x) => x.name === n));
+    if (inUse) throw new GobgpError('DeletePolicy', 2, `policy ${n} in use`);
     this.policies.delete(n);
   }
   async listPolicy() {

@@ -93,3 +93,20 @@ test('speaker: a changed peer is replaced; drain re-announces with 65535:0 and l
   await changed.resync();
   assert.deepEqual(mutations(fake.calls).filter((c) => c.endsWith('Peer')), ['DeletePeer', 'AddPeer']);
 });
+
+test('speaker: new pools → a new export policy, the assignment switched, the old one removed, peers soft-reset', async () => {
+  const fake = new FakeGobgp();
+  await new GobgpSpeaker({ client: fake, logger: silentLogger(), config: cfg }).resync();
+  const oldName = fake.assignments.get('global|POLICY_DIRECTION_EXPORT')!.policies[0]!.name;
+  fake.peers.get('10.0.0.1')!.state = { neighbor_address: '10.0.0.1', peer_asn: 65000, session_state: 'SESSION_STATE_ESTABLISHED', admin_state: 'ADMIN_STATE_UP' };
+  const wider = new GobgpSpeaker({ client: fake, logger: silentLogger(), config: { ...cfg, exportCidrs: ['10.200.0.0/16', 'fd00:100::/64'] } });
+  await wider.resync();
+  const newName = fake.assignments.get('global|POLICY_DIRECTION_EXPORT')!.policies[0]!.name;
+  assert.notEqual(newName, oldName);
+  assert.deepEqual([...fake.policies.keys()].sort(), [newName, 'bgpvs-import'].sort());
+  assert.deepEqual([...fake.sets.values()].map((d) => d.prefixes?.map((p) => p.ip_prefix)).sort(), [['10.200.0.0/16'], ['fd00:100::/64']]);
+  assert.deepEqual(fake.softResets, ['10.0.0.1 out']);
+  fake.calls = [];
+  await wider.resync();
+  assert.deepEqual(mutations(fake.calls).filter((c) => c !== 'SetPolicyAssignment'), [], 'same pools: nothing written');
+});
