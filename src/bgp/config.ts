@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
-import type { IpFamily } from '../model/types.js';
+import type { Advertisement, IpFamily } from '../model/types.js';
 import {
   FAMILY_IPV4,
   FAMILY_IPV6,
@@ -65,6 +65,8 @@ export interface SpeakerConfig {
   importEnabled?: boolean;
   /** Marker large community "G:L1:L2"; default `${asn}:4242:1`. */
   marker?: string;
+  /** Weighted ECMP hook: the link-bandwidth extended community for an advertisement. */
+  linkBandwidth?: (ad: Advertisement) => { asn: number; bytesPerSecond: number } | undefined;
 }
 
 /** Prefix of the export policy's name; the full name carries a hash of the pools. */

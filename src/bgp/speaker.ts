@@ -208,6 +208,7 @@ export class GobgpSpeaker {
       nextHops: this.cfg.nextHops,
       marker: this.marker,
       gracefulShutdown: this.draining,
+      ...(this.cfg.linkBandwidth ? { linkBandwidth: this.cfg.linkBandwidth } : {}),
     });
     for (const s of skipped) this.log.warn({ prefix: s.prefix, reason: s.reason }, 'advertisement skipped');
     const actual = await this.listOurs();

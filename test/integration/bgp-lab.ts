@@ -26,7 +26,7 @@ import { waitFor } from '../../src/util/wait.js';
 import { GobgpClient } from '../../src/bgp/gobgp-client.js';
 import { GobgpSpeaker } from '../../src/bgp/speaker.js';
 import { GobgpdSupervisor } from '../../src/bgp/supervisor.js';
-import type { BfdConfig, PeerConfig } from '../../src/bgp/config.js';
+import type { BfdConfig, PeerConfig, SpeakerConfig } from '../../src/bgp/config.js';
 import type { Advertisement } from '../../src/model/types.js';
 
 export const ROUTER_IP = '10.0.0.1';
@@ -90,6 +90,8 @@ export interface LabOptions {
   bfd?: BfdConfig;
   holdTimeSeconds?: number;
   exportCidrs?: string[];
+  /** Weighted ECMP: the link-bandwidth hook each node's speaker uses. */
+  linkBandwidth?: SpeakerConfig['linkBandwidth'];
   /** Dual stack: IPv6 addresses on the links, IPv6 next hops on the nodes, IPv6 unicast on FRR. */
   ipv6?: boolean;
   drainMs?: number;
@@ -250,6 +252,7 @@ export class BgpLab {
         nextHops: { IPv4: nodeIp(i), ...(this.opts.ipv6 ? { IPv6: nodeIp6(i) } : {}) },
         peers: [peer],
         exportCidrs: this.opts.exportCidrs ?? [POOL, ...(this.opts.ipv6 ? [POOL6] : [])],
+        ...(this.opts.linkBandwidth ? { linkBandwidth: this.opts.linkBandwidth } : {}),
       },
     });
     const supervisor = new GobgpdSupervisor({

@@ -110,3 +110,18 @@ test('speaker: new pools → a new export policy, the assignment switched, the o
   await wider.resync();
   assert.deepEqual(mutations(fake.calls).filter((c) => c !== 'SetPolicyAssignment'), [], 'same pools: nothing written');
 });
+
+test('speaker: the link-bandwidth hook puts the extended community on weighted paths', async () => {
+  const fake = new FakeGobgp();
+  const sp = new GobgpSpeaker({
+    client: fake,
+    logger: silentLogger(),
+    config: { ...cfg, linkBandwidth: (a) => (a.weighted ? { asn: 65011, bytesPerSecond: a.localReadyEndpoints * 125_000 } : undefined) },
+  });
+  await sp.resync();
+  await sp.setAdvertisements([ad('10.100.0.1/32', { weighted: true, localReadyEndpoints: 3 }), ad('10.100.0.2/32')]);
+  const lb = (prefix: string) =>
+    fake.paths.get(`AFI_IP|${prefix}`)?.pattrs.find((a) => a.extended_communities)?.extended_communities?.communities[0]?.link_bandwidth;
+  assert.deepEqual(lb('10.100.0.1/32'), { asn: 65011, bandwidth: 375_000 });
+  assert.equal(lb('10.100.0.2/32'), undefined);
+});
