@@ -10,6 +10,10 @@ async function main(): Promise<number> {
     case '--help':
       console.log('usage: bgpvs <agent|lab|version>');
       return 0;
+    case 'lab': {
+      const { labCommand } = await import('./lab/cli.js');
+      return labCommand(process.argv.slice(3));
+    }
     case 'version': {
       const { versions } = await import('./rig/paths.js');
       console.log(JSON.stringify({ bgpvs: '0.1.0', ...versions() }));
