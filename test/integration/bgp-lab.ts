@@ -7,20 +7,19 @@
  * namespace, so the port is free); this process reaches it through a socat bridge started
  * inside that namespace (unix socket in the temp dir → 127.0.0.1:50051).
  *
- * FRR runs through the rig's FrrRouter. BIRD: `src/rig/bird-router.ts` was not committed yet
- * when this was written, so `startBird` below is a minimal starter of our own; swap it for
- * BirdRouter once that lands.
+ * The routers are the rig's FrrRouter and BirdRouter.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Logger } from 'pino';
 import { NetLab } from '../../src/rig/netns.js';
 import { FrrRouter, frrSkipReason, kernelRoutes } from '../../src/rig/frr-router.js';
+import { BirdRouter, birdSkipReason } from '../../src/rig/bird-router.js';
 import { gateways } from '../../src/rig/parsers/ip-route-json.js';
 import { gobgpProtoDir, toolPath } from '../../src/rig/paths.js';
-import { run, spawnDaemon } from '../../src/exec/run.js';
+import { spawnDaemon } from '../../src/exec/run.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { waitFor } from '../../src/util/wait.js';
 import { GobgpClient } from '../../src/bgp/gobgp-client.js';
@@ -51,7 +50,8 @@ export function skipReason(router: 'frr' | 'bird' = 'frr'): string | undefined {
     const why = frrSkipReason();
     if (why) return why;
   } else {
-    for (const b of ['/usr/sbin/bird', '/usr/sbin/birdc']) if (!existsSync(b)) return `${b} missing: run scripts/setup.sh`;
+    const why = birdSkipReason();
+    if (why) return why;
   }
   try {
     execFileSync('socat', ['-V'], { stdio: 'ignore' });
@@ -101,6 +101,7 @@ export interface LabOptions {
 export class BgpLab {
   readonly nodes: BgpNode[] = [];
   frr: FrrRouter | undefined;
+  bird: BirdRouter | undefined;
   private constructor(
     readonly lab: NetLab,
     readonly dir: string,
@@ -110,7 +111,6 @@ export class BgpLab {
   static async create(opts: LabOptions): Promise<BgpLab> {
     const lab = await NetLab.create(opts.tag);
     const dir = mkdtempSync(join(tmpdir(), `bgpvs-${opts.tag}-`));
-    chmodSync(dir, 0o755); // FRR's daemons drop to user frr
     const l = new BgpLab(lab, dir, opts);
     try {
       await l.topology();
@@ -191,34 +191,30 @@ export class BgpLab {
   }
 
   private async startBird(): Promise<void> {
-    const d = join(this.dir, 'bird');
-    mkdirSync(d, { recursive: true });
     const bfd = this.opts.bfd;
-    const conf = [
-      `log "${d}/bird.log" all;`,
-      `router id ${ROUTER_IP};`,
-      'protocol device { scan time 10; }',
-      'protocol kernel kern4 {',
-      '  ipv4 { import none; export where source = RTS_BGP; };',
-      '  merge paths on;',
-      '}',
-      ...(bfd
-        ? [`protocol bfd bfd1 { interface "br0" { min rx interval ${bfd.minRxMs} ms; min tx interval ${bfd.minTxMs} ms; multiplier ${bfd.multiplier}; }; }`]
-        : []),
-      'template bgp NODES {',
-      `  local ${ROUTER_IP} as ${ROUTER_ASN};`,
-      '  connect retry time 1;',
-      ...(bfd ? ['  bfd on;'] : []),
-      '  ipv4 { import all; export none; };',
-      '}',
-      ...this.range().map((i) => `protocol bgp node${i} from NODES { neighbor ${nodeIp(i)} as ${nodeAsn(i)}; }`),
-    ].join('\n');
-    writeFileSync(join(d, 'bird.conf'), conf + '\n');
-    await this.r(['bird', '-c', `${d}/bird.conf`, '-s', `${d}/bird.ctl`, '-P', `${d}/bird.pid`]);
+    const hold = this.opts.holdTimeSeconds;
+    this.bird = await BirdRouter.start({
+      lab: this.lab,
+      ns: 'r',
+      config: {
+        asn: ROUTER_ASN,
+        routerId: ROUTER_IP,
+        mergePaths: true,
+        ...(bfd ? { bfd: { minRxMs: bfd.minRxMs, minTxMs: bfd.minTxMs, multiplier: bfd.multiplier } } : {}),
+        neighbors: this.range().map((i) => ({
+          address: nodeIp(i),
+          asn: nodeAsn(i),
+          localAddress: ROUTER_IP,
+          ...(bfd ? { bfd: true } : {}),
+          ...(hold ? { timers: { holdSeconds: hold, keepaliveSeconds: Math.max(1, Math.floor(hold / 3)) } } : {}),
+        })),
+      },
+    });
   }
 
   async birdc(cmd: string): Promise<string> {
-    return (await run(['birdc', '-s', join(this.dir, 'bird', 'bird.ctl'), cmd], { timeoutMs: 10_000 })).stdout;
+    if (!this.bird) throw new Error('no BIRD in this lab');
+    return (await this.bird.birdc(cmd)) ?? '';
   }
 
   // ---- nodes ---------------------------------------------------------------------------------
@@ -301,6 +297,7 @@ export class BgpLab {
   async destroy(): Promise<void> {
     for (const n of this.nodes) await n.supervisor.kill().catch(() => undefined);
     await this.frr?.stop();
+    await this.bird?.stop();
     await this.lab.destroy();
     rmSync(this.dir, { recursive: true, force: true });
   }
