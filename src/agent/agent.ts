@@ -61,7 +61,9 @@ export class Agent {
       ...(cfg.bgp.routerId ? { routerId: cfg.bgp.routerId } : {}),
       listenPort: cfg.bgp.listenPort,
       nextHops: this.nodeAddress.includes(':') ? { IPv6: this.nodeAddress } : { IPv4: this.nodeAddress },
-      peers: cfg.bgp.peers.map((p) => ({ ...p, connectRetrySeconds: 1 })),
+      // Reconnect fast: gobgpd 4.8 resets a session on the router's first BFD Down at start-up
+      // and would otherwise hold it idle for 30 s.
+      peers: cfg.bgp.peers.map((p) => ({ ...p, connectRetrySeconds: 1, idleHoldAfterResetSeconds: 1 })),
       exportCidrs: [...d.pools.flatMap((p) => p.cidrs), ...cfg.bgp.exportCidrs],
     };
     const target = cfg.bgp.gobgpd.mode === 'child' ? `127.0.0.1:${cfg.bgp.gobgpd.grpcPort}` : `${cfg.bgp.gobgpd.host}:${cfg.bgp.gobgpd.port}`;
