@@ -15,7 +15,6 @@ import { GobgpClient } from '../bgp/gobgp-client.js';
 import { GobgpSpeaker } from '../bgp/speaker.js';
 import { GobgpdSupervisor, type PeerStatus } from '../bgp/supervisor.js';
 import type { NodeDesiredState } from '../model/types.js';
-import type { SpeakerConfig } from '../bgp/config.js';
 import { ModelBuilder, type ClusterSnapshot } from '../desired/builder.js';
 import { modelConfig, type PoolAttributes } from '../desired/config.js';
 import { gobgpProtoDir, toolPath } from '../rig/paths.js';
@@ -25,6 +24,7 @@ import { Heartbeats } from '../reconcile/health.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
 import { NodeReconciler, type DataPlanePort } from './node-reconciler.js';
 import { ClusterWatch } from './watch.js';
+import { resolveSpeakerConfig } from './peers.js';
 import { BgpvsError } from '../errors.js';
 
 export interface AgentDeps {
@@ -43,7 +43,9 @@ export class Agent {
   private readonly watch: ClusterWatch;
   private readonly loop: ReconcileLoop;
   private readonly reconciler: NodeReconciler;
-  private readonly supervisor: GobgpdSupervisor;
+  private supervisor: GobgpdSupervisor | undefined;
+  private speaker: GobgpSpeaker | undefined;
+  private readonly kc: KubeConfig;
   private readonly http: HttpEndpoints;
   private readonly health = new Heartbeats(['node'], 10 * 60_000);
   private nodeAddress: string | undefined;
@@ -56,28 +58,7 @@ export class Agent {
 
     this.nodeAddress = cfg.nodeAddress;
     if (!this.nodeAddress) throw new BgpvsError('node address unknown: set --node-address (the DaemonSet passes status.hostIP)');
-    const speakerCfg: SpeakerConfig = {
-      asn: cfg.bgp.asn,
-      ...(cfg.bgp.routerId ? { routerId: cfg.bgp.routerId } : {}),
-      listenPort: cfg.bgp.listenPort,
-      nextHops: this.nodeAddress.includes(':') ? { IPv6: this.nodeAddress } : { IPv4: this.nodeAddress },
-      // Reconnect fast: gobgpd 4.8 resets a session on the router's first BFD Down at start-up
-      // and would otherwise hold it idle for 30 s.
-      peers: cfg.bgp.peers.map((p) => ({ ...p, connectRetrySeconds: 1, idleHoldAfterResetSeconds: 1 })),
-      exportCidrs: [...d.pools.flatMap((p) => p.cidrs), ...cfg.bgp.exportCidrs],
-    };
-    const target = cfg.bgp.gobgpd.mode === 'child' ? `127.0.0.1:${cfg.bgp.gobgpd.grpcPort}` : `${cfg.bgp.gobgpd.host}:${cfg.bgp.gobgpd.port}`;
-    const client = new GobgpClient({ target, protoDir: gobgpProtoDir() });
-    const speaker = new GobgpSpeaker({ client, logger: this.log, config: speakerCfg });
-    this.supervisor = new GobgpdSupervisor({
-      speaker,
-      client,
-      gobgpd: cfg.bgp.gobgpd.mode === 'child' ? { mode: 'child', binary: toolPath('gobgpd'), grpcPort: cfg.bgp.gobgpd.grpcPort } : { mode: 'external', target },
-      logger: this.log,
-      metrics: this.metrics,
-      drainMs: cfg.bgp.gracefulShutdownMs,
-    });
-
+    this.kc = kc;
     const builder = new ModelBuilder(
       modelConfig({
         loadBalancerClass: cfg.service.loadBalancerClass,
@@ -99,7 +80,7 @@ export class Agent {
         },
       },
       dataplane: d.dataplane,
-      advertiser: speaker,
+      advertiser: { setAdvertisements: (ads) => this.requireSpeaker().setAdvertisements(ads) },
       logger: this.log.child({ component: 'node-reconciler' }),
       onDesired: (desired) => {
         this.metrics.advertisedPrefixes.set(desired.advertisements.length);
@@ -118,10 +99,36 @@ export class Agent {
     this.http = new HttpEndpoints({ registry: this.metrics.registry, health: this.health, host: cfg.metrics.host, port: cfg.metrics.port });
   }
 
+  private requireSpeaker(): GobgpSpeaker {
+    if (!this.speaker) throw new BgpvsError('BGP speaker not started');
+    return this.speaker;
+  }
+
+  /**
+   * The speaker for this node: its Node object says which peers apply (node selectors) and may
+   * override ASN and router-id; peer passwords come from Secrets.
+   */
+  private async buildSpeaker(): Promise<void> {
+    const cfg = this.d.config;
+    const speakerCfg = await resolveSpeakerConfig(this.kc, cfg, this.nodeAddress!, this.d.pools.flatMap((p) => p.cidrs), this.log);
+    const target = cfg.bgp.gobgpd.mode === 'child' ? `127.0.0.1:${cfg.bgp.gobgpd.grpcPort}` : `${cfg.bgp.gobgpd.host}:${cfg.bgp.gobgpd.port}`;
+    const client = new GobgpClient({ target, protoDir: gobgpProtoDir() });
+    this.speaker = new GobgpSpeaker({ client, logger: this.log, config: speakerCfg });
+    this.supervisor = new GobgpdSupervisor({
+      speaker: this.speaker,
+      client,
+      gobgpd: cfg.bgp.gobgpd.mode === 'child' ? { mode: 'child', binary: toolPath('gobgpd'), grpcPort: cfg.bgp.gobgpd.grpcPort } : { mode: 'external', target },
+      logger: this.log,
+      metrics: this.metrics,
+      drainMs: cfg.bgp.gracefulShutdownMs,
+    });
+  }
+
   async start(): Promise<void> {
     const port = await this.http.start();
     this.log.info({ port }, 'metrics and health endpoints listening');
-    await this.supervisor.start();
+    await this.buildSpeaker();
+    await this.supervisor!.start();
     // Passes wait for the first full list of every kind (NodeReconciler refuses before it).
     this.loop.start();
     await this.watch.start();
@@ -132,14 +139,14 @@ export class Agent {
   async stop(): Promise<void> {
     this.loop.stop();
     await this.watch.stop().catch((err: unknown) => this.log.warn({ err }, 'stopping watches'));
-    await this.supervisor.stop().catch((err: unknown) => this.log.error({ err }, 'stopping gobgpd'));
+    await this.supervisor?.stop().catch((err: unknown) => this.log.error({ err }, 'stopping gobgpd'));
     await this.http.stop();
     this.log.info('agent stopped');
   }
 
   /** For tests and status: the last computed desired state and BGP peers. */
   status(): { desired: NodeDesiredState | undefined; peers: PeerStatus[] } {
-    return { desired: this.reconciler.lastDesired, peers: this.supervisor.peers() };
+    return { desired: this.reconciler.lastDesired, peers: this.supervisor?.peers() ?? [] };
   }
 }
 

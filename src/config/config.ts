@@ -15,6 +15,10 @@ export interface StaticPeer {
   asn: number;
   port: number;
   password?: string;
+  /** The password is the value of this key of a Secret (read by the agent, never logged). */
+  passwordSecret?: { namespace: string; name: string; key: string };
+  /** Only nodes whose labels match peer with this router; absent = every node. */
+  nodeSelector?: { matchLabels: Record<string, string> };
   holdTimeSeconds?: number;
   keepaliveSeconds?: number;
   bfd?: { minRxMs: number; minTxMs: number; multiplier: number };
@@ -240,7 +244,7 @@ function parsePeer(field: string, raw: unknown): StaticPeer {
   const p = raw as Raw;
   const s = (k: string) => (p[k] === undefined ? undefined : String(p[k]));
   for (const k of Object.keys(p)) {
-    if (!['address', 'asn', 'port', 'password', 'holdTime', 'keepalive', 'bfd', 'ebgpMultihop', 'sourceAddress'].includes(k)) {
+    if (!['address', 'asn', 'port', 'password', 'passwordSecret', 'nodeSelector', 'holdTime', 'keepalive', 'bfd', 'ebgpMultihop', 'sourceAddress'].includes(k)) {
       throw new ConfigError(`${field}.${k}`, 'unknown field');
     }
   }
@@ -252,6 +256,21 @@ function parsePeer(field: string, raw: unknown): StaticPeer {
     port: s('port') === undefined ? 179 : parseInt(`${field}.port`, s('port')!, 1, 65535),
   };
   if (s('password') !== undefined) peer.password = s('password')!;
+  if (p.passwordSecret !== undefined) {
+    const r = p.passwordSecret as Raw | null;
+    const ok = r && typeof r === 'object' && ['namespace', 'name', 'key'].every((k) => typeof r[k] === 'string' && r[k] !== '');
+    if (!ok) throw new ConfigError(`${field}.passwordSecret`, 'must be {namespace, name, key}');
+    if (peer.password !== undefined) throw new ConfigError(`${field}.passwordSecret`, 'give password or passwordSecret, not both');
+    peer.passwordSecret = { namespace: String(r.namespace), name: String(r.name), key: String(r.key) };
+  }
+  if (p.nodeSelector !== undefined) {
+    const sel = p.nodeSelector as Raw | null;
+    const ml = sel && typeof sel === 'object' ? (sel.matchLabels as Raw | undefined) : undefined;
+    if (!ml || typeof ml !== 'object' || Object.values(ml).some((v) => typeof v !== 'string')) {
+      throw new ConfigError(`${field}.nodeSelector`, 'must be {matchLabels: {label: value}}');
+    }
+    peer.nodeSelector = { matchLabels: { ...(ml as Record<string, string>) } };
+  }
   if (s('holdTime') !== undefined) peer.holdTimeSeconds = Math.round(parseDuration(`${field}.holdTime`, s('holdTime')!) / 1000);
   if (s('keepalive') !== undefined) peer.keepaliveSeconds = Math.round(parseDuration(`${field}.keepalive`, s('keepalive')!) / 1000);
   if (s('ebgpMultihop') !== undefined) peer.ebgpMultihop = parseInt(`${field}.ebgpMultihop`, s('ebgpMultihop')!, 1, 255);

@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { V1Node } from '@kubernetes/client-node';
+import { nodeOverrides, peersForNode, secretKey } from '../../src/agent/peers.js';
+import type { StaticPeer } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+const node = (labels: Record<string, string>, annotations: Record<string, string> = {}): V1Node => ({ metadata: { name: 'n1', labels, annotations } });
+const rack = (r: string) => ({ matchLabels: { 'topology.example.com/rack': r } });
+const peers: StaticPeer[] = [
+  { address: '10.0.0.1', asn: 64512, port: 179, nodeSelector: rack('a') },
+  { address: '10.0.1.1', asn: 64513, port: 179, nodeSelector: rack('b') },
+  { address: '10.9.9.9', asn: 64514, port: 179, passwordSecret: { namespace: 'bgpvs-system', name: 'tor', key: 'password' } },
+];
+
+test('peers: a node peers only with routers whose selector matches it', () => {
+  const secrets = new Map([[secretKey(peers[2]!.passwordSecret!), 's3cret']]);
+  const a = peersForNode(peers, node({ 'topology.example.com/rack': 'a' }), secrets);
+  assert.deepEqual(a.peers.map((p) => p.address), ['10.0.0.1', '10.9.9.9']);
+  assert.equal(a.peers[1]!.password, 's3cret');
+  assert.ok(!('passwordSecret' in a.peers[1]!) && !('nodeSelector' in a.peers[0]!), 'selection fields do not reach gobgpd');
+  const b = peersForNode(peers, node({ 'topology.example.com/rack': 'b' }), secrets);
+  assert.deepEqual(b.peers.map((p) => p.address), ['10.0.1.1', '10.9.9.9']);
+});
+
+test('peers: a missing password Secret leaves that peer out, with a message naming the Secret', () => {
+  const r = peersForNode(peers, node({ 'topology.example.com/rack': 'a' }), new Map());
+  assert.deepEqual(r.peers.map((p) => p.address), ['10.0.0.1']);
+  assert.match(r.problems[0]!, /peer 10\.9\.9\.9: password Secret bgpvs-system\/tor key password not found/);
+});
+
+test('peers: per-node ASN and router-id overrides from annotations; bad ones are reported, not used', () => {
+  assert.deepEqual(nodeOverrides(node({}, { 'bgpvs.io/asn': '65010', 'bgpvs.io/router-id': '10.0.0.11' })), { asn: 65010, routerId: '10.0.0.11', problems: [] });
+  const bad = nodeOverrides(node({}, { 'bgpvs.io/asn': 'x', 'bgpvs.io/router-id': '2001:db8::1' }));
+  assert.equal(bad.asn, undefined);
+  assert.equal(bad.routerId, undefined);
+  assert.match(bad.problems[0]!, /annotation bgpvs\.io\/asn: not an ASN/);
+  assert.match(bad.problems[1]!, /router-id is an IPv4 address/);
+  assert.deepEqual(nodeOverrides(undefined), { problems: [] });
+});
+
+test('config: peers with passwordSecret and nodeSelector; both password kinds at once is refused', () => {
+  const c = loadConfig({
+    argv: ['--node-name=n', '--bgp.asn=65001', '--bgp.peers=[{"address":"10.0.0.1","asn":64512,"passwordSecret":{"namespace":"x","name":"y","key":"z"},"nodeSelector":{"matchLabels":{"rack":"a"}}}]'],
+  });
+  assert.deepEqual(c.bgp.peers[0], { address: '10.0.0.1', asn: 64512, port: 179, passwordSecret: { namespace: 'x', name: 'y', key: 'z' }, nodeSelector: { matchLabels: { rack: 'a' } } });
+  assert.throws(
+    () => loadConfig({ argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"password":"p","passwordSecret":{"namespace":"x","name":"y","key":"z"}}]'] }),
+    (e: unknown) => e instanceof ConfigError && /not both/.test(e.message),
+  );
+  assert.throws(
+    () => loadConfig({ argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"nodeSelector":{"matchLabels":{"rack":1}}}]'] }),
+    (e: unknown) => e instanceof ConfigError && /nodeSelector: must be/.test(e.message),
+  );
+});
