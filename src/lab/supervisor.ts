@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { BgpvsError } from '../errors.js';
 import { repoRoot } from '../rig/paths.js';
 import { sleep } from '../util/wait.js';
+import { processAlive } from '../util/process.js';
 
 export const LAB_DIR = process.env.BGPVS_LAB_DIR ?? '/run/bgpvs-lab';
 const stateFile = () => join(LAB_DIR, 'state.json');
@@ -38,19 +39,10 @@ export function writeLabState(s: LabState): void {
   renameSync(`${stateFile()}.tmp`, stateFile());
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Start the supervisor detached and wait until it reports ready (or failed). */
 export async function startSupervisor(args: readonly string[], timeoutMs = 180_000): Promise<LabState> {
   const cur = readLabState();
-  if (cur && alive(cur.pid)) throw new BgpvsError(`a lab is already running (pid ${cur.pid}); run: npm run lab:down`);
+  if (cur && processAlive(cur.pid)) throw new BgpvsError(`a lab is already running (pid ${cur.pid}); run: npm run lab:down`);
   mkdirSync(LAB_DIR, { recursive: true });
   rmSync(stateFile(), { force: true });
   const log = openSync(join(LAB_DIR, 'supervisor.log'), 'a');
@@ -63,7 +55,7 @@ export async function startSupervisor(args: readonly string[], timeoutMs = 180_0
   for (;;) {
     const s = readLabState();
     if (s && s.pid === child.pid && s.phase !== 'starting') return s;
-    if (child.pid === undefined || !alive(child.pid)) {
+    if (child.pid === undefined || !processAlive(child.pid)) {
       throw new BgpvsError(`lab supervisor exited during start-up; see ${join(LAB_DIR, 'supervisor.log')}`);
     }
     if (Date.now() > deadline) throw new BgpvsError(`lab not ready after ${timeoutMs} ms; see ${join(LAB_DIR, 'supervisor.log')}`);
@@ -74,11 +66,11 @@ export async function startSupervisor(args: readonly string[], timeoutMs = 180_0
 /** Stop the supervisor (SIGTERM, then SIGKILL) and wait until it is gone. */
 export async function stopSupervisor(timeoutMs = 30_000): Promise<boolean> {
   const s = readLabState();
-  if (!s || !alive(s.pid)) return false;
+  if (!s || !processAlive(s.pid)) return false;
   process.kill(s.pid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
-  while (alive(s.pid) && Date.now() < deadline) await sleep(100);
-  if (alive(s.pid)) process.kill(s.pid, 'SIGKILL');
+  while (processAlive(s.pid) && Date.now() < deadline) await sleep(100);
+  if (processAlive(s.pid)) process.kill(s.pid, 'SIGKILL');
   writeLabState({ ...s, phase: 'stopped' });
   return true;
 }

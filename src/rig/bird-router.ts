@@ -15,7 +15,8 @@ import { run as defaultRun, type Runner } from '../exec/run.js';
 import { CommandError, ConfigError } from '../errors.js';
 import { sleep, waitFor } from '../util/wait.js';
 import type { NetLab } from './netns.js';
-import { kernelRoutes, processAlive } from './frr-router.js';
+import { kernelRoutes } from './frr-router.js';
+import { processAlive } from '../util/process.js';
 import type { KernelRoute } from './parsers/ip-route-json.js';
 import { parseBirdBfdSessions, parseBirdProtocols, parseBirdRoutes, type BirdBfdSession, type BirdProtocol, type BirdRoute } from './parsers/bird-text.js';
 

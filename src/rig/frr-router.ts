@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { run as defaultRun, type Runner } from '../exec/run.js';
 import { BgpvsError, ConfigError } from '../errors.js';
 import { sleep, waitFor } from '../util/wait.js';
+import { processAlive } from '../util/process.js';
 import type { NetLab } from './netns.js';
 import {
   parseFrrBfdPeers,
@@ -339,24 +340,6 @@ export async function kernelRoutes(lab: NetLab, ns: string, prefix: string): Pro
   const fam = prefix.includes(':') ? ['-6'] : [];
   const res = await lab.exec(ns, ['ip', ...fam, '-j', 'route', 'show', prefix]);
   return parseIpRouteJson(res.stdout);
-}
-
-/**
- * Whether `pid` still runs. A daemonized process that exited stays a zombie until init
- * reaps it (which can take a while here), so a zombie counts as gone.
- */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

@@ -27,6 +27,7 @@ import { silentLogger, type Logger } from '../observability/logger.js';
 import { ensureInitramfs, findKernel, type Initramfs, type KernelImage } from './initramfs.js';
 import { cacheDir as defaultCacheDir, repoRoot } from './paths.js';
 import { ensureVmlinux } from './vmlinux.js';
+import { processAlive } from '../util/process.js';
 
 export const vmRunDirPrefix = 'bgpvs-vm-';
 
@@ -153,15 +154,6 @@ function qemuValue(s: string): string {
   return s.replace(/,/g, ',,');
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Remove run directories whose owner process is gone. Returns their paths. */
 export function cleanLeftoverRunDirs(parent: string = tmpdir()): string[] {
   const removed: string[] = [];
@@ -173,7 +165,7 @@ export function cleanLeftoverRunDirs(parent: string = tmpdir()): string[] {
   }
   for (const name of names) {
     const m = new RegExp(`^${vmRunDirPrefix}(\\d+)-`).exec(name);
-    if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+    if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
     rmSync(join(parent, name), { recursive: true, force: true });
     removed.push(join(parent, name));
   }

@@ -12,17 +12,9 @@ import { readdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { run as defaultRun, type RunOptions, type RunResult, type Runner } from '../exec/run.js';
 import { BgpvsError } from '../errors.js';
+import { processAlive } from '../util/process.js';
 
 const NAME_RE = /^bv(\d+)-/;
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function listNetns(): string[] {
   try {
@@ -63,7 +55,7 @@ export function cleanLeftovers(): string[] {
     const m = NAME_RE.exec(name);
     if (!m) continue;
     const owner = Number(m[1]);
-    if (owner === process.pid || pidAlive(owner)) continue;
+    if (owner === process.pid || processAlive(owner)) continue;
     removeNetnsSync(name);
     removed.push(name);
   }
