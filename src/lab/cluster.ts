@@ -11,11 +11,10 @@ import { KubeApi } from '../rig/kube-api.js';
 import type { NetLab } from '../rig/netns.js';
 import { repoRoot } from '../rig/paths.js';
 import { ApiBridge } from './api-bridge.js';
-import { applyObjects, readManifests } from './apply.js';
+import { applyObjects, readManifestDir, splitFoundations, waitCrdsEstablished } from './apply.js';
 import { nodeObject } from './nodes.js';
 import { addPod, endpointSliceFor, setupPodNetwork, startResponder, type LabPod } from './pods.js';
 import type { LabNode, LabTopology } from './topology.js';
-import { readdirSync } from 'node:fs';
 
 export const AGENT_NAMESPACE = 'bgpvs-system';
 export const AGENT_SERVICE_ACCOUNT = 'bgpvs';
@@ -60,16 +59,10 @@ export class LabCluster {
 
   /** Every manifest in daemonset/ except the DaemonSet itself (the lab runs agents as processes). */
   async applyManifests(): Promise<void> {
-    const dir = join(repoRoot, 'daemonset');
-    const objects = readdirSync(dir)
-      .filter((f) => f.endsWith('.yaml'))
-      .sort()
-      .flatMap((f) => readManifests(join(dir, f)))
-      .filter((o) => o.kind !== 'DaemonSet');
-    const first = objects.filter((o) => o.kind === 'Namespace' || o.kind === 'CustomResourceDefinition');
-    await applyObjects(this.kc, first);
-    if (first.some((o) => o.kind === 'CustomResourceDefinition')) await new Promise((r) => setTimeout(r, 1500)); // CRDs become served
-    await applyObjects(this.kc, objects.filter((o) => !first.includes(o)));
+    const { foundations, rest } = splitFoundations(readManifestDir(join(repoRoot, 'daemonset')).filter((o) => o.kind !== 'DaemonSet'));
+    await applyObjects(this.kc, foundations);
+    if (foundations.some((o) => o.kind === 'CustomResourceDefinition')) await waitCrdsEstablished(this.kc, foundations);
+    await applyObjects(this.kc, rest);
   }
 
   async registerNodes(): Promise<void> {

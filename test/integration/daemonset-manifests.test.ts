@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeApi } from '../../src/rig/kube-api.js';
-import { applyObjects, readManifests } from '../../src/lab/apply.js';
+import { applyObjects, readManifestDir, splitFoundations, waitCrdsEstablished } from '../../src/lab/apply.js';
 import { repoRoot } from '../../src/rig/paths.js';
 
 const dir = join(repoRoot, 'daemonset');
@@ -12,13 +11,13 @@ test('daemonset/: every manifest is accepted by the real API server (server-side
   const api = await KubeApi.start();
   t.after(() => api.stop());
   const kc = api.kubeConfig();
-  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
-  assert.ok(files.includes('daemonset.yaml') && files.includes('configmap.yaml'), `manifests found: ${files.join(', ')}`);
-  const objects = files.flatMap((f) => readManifests(join(dir, f)));
+  const objects = readManifestDir(dir);
+  const kinds = new Set(objects.map((o) => o.kind));
+  for (const k of ['DaemonSet', 'ConfigMap', 'Namespace']) assert.ok(kinds.has(k), `a ${k} among ${[...kinds].join(', ')}`);
   // Namespaces and CRDs must exist for the objects that live in or use them; the rest is a dry run.
-  const foundations = objects.filter((o) => o.kind === 'Namespace' || o.kind === 'CustomResourceDefinition');
+  const { foundations, rest } = splitFoundations(objects);
   await applyObjects(kc, foundations);
-  const rest = objects.filter((o) => !foundations.includes(o));
+  await waitCrdsEstablished(kc, foundations);
   const applied = await applyObjects(kc, rest, { dryRun: true });
   assert.equal(applied.length, rest.length);
   const ds = applied.find((o) => o.kind === 'DaemonSet') as { spec?: { template?: { spec?: { hostNetwork?: boolean } } } } | undefined;
