@@ -1,0 +1,48 @@
+/**
+ * Writes of status subresources: Service status.loadBalancer.ingress and IPPool status.
+ * Full-object replaces carry the resourceVersion we read, so a write based on a stale view
+ * fails with 409 instead of clobbering a change we have not seen.
+ */
+import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Service } from '@kubernetes/client-node';
+import type { IPPoolObject } from '../ipam/pools.js';
+import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION } from '../ipam/pools.js';
+
+export interface StatusApi {
+  /** Returns the stored object; throws ApiException (409 stale, 404 gone). */
+  replaceServiceStatus(svc: V1Service): Promise<V1Service>;
+  replacePoolStatus(pool: IPPoolObject): Promise<IPPoolObject>;
+}
+
+export function statusApi(kc: KubeConfig): StatusApi {
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  return {
+    replaceServiceStatus: (svc) =>
+      core.replaceNamespacedServiceStatus({ namespace: svc.metadata?.namespace ?? '', name: svc.metadata?.name ?? '', body: svc }),
+    replacePoolStatus: async (pool) =>
+      (await custom.replaceClusterCustomObjectStatus({ group: IPPOOL_GROUP, version: IPPOOL_VERSION, plural: IPPOOL_PLURAL, name: pool.metadata?.name ?? '', body: pool })) as IPPoolObject,
+  };
+}
+
+/** 409 Conflict (stale resourceVersion) or 404 (object gone): retry on the next pass, not a failure. */
+export function isStale(err: unknown): boolean {
+  return err instanceof ApiException && (err.code === 409 || err.code === 404);
+}
+
+/** Run `f` over `items` with at most `limit` at a time; collects every failure. */
+export async function eachLimit<T>(items: readonly T[], limit: number, f: (item: T) => Promise<void>): Promise<Error[]> {
+  const failures: Error[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await f(item);
+      } catch (err) {
+        failures.push(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return failures;
+}
