@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { ClusterWatch, WatchedKind } from '../agent/watch.js';
 import { EventRecorder, coreEventSink, type EventSink } from '../k8s/events.js';
 import { LeaderElector, leaseClient, type LeaseClient } from '../k8s/leader-election.js';
+import { pooledKubeConfig, type PooledKubeConfig } from '../k8s/pooled-kube-config.js';
 import { eachLimit, isStale, statusApi, type StatusApi } from '../k8s/status-writer.js';
 import { ReconcileLoop, type PassResult } from '../reconcile/loop.js';
 import { allocate, type AllocationResult, type ServiceAllocation } from './allocator.js';
@@ -52,19 +53,21 @@ export class IpamController {
   private readonly poolWritten = new Map<string, { baseRv: string | undefined; json: string }>();
   private lastResult: AllocationResult | undefined;
   private passes = 0;
+  private readonly kc: PooledKubeConfig;
 
   constructor(private readonly o: IpamControllerOptions) {
     this.log = o.logger.child({ component: 'ipam', identity: o.identity });
     const onChange = (kind: string) => this.loop.trigger(kind);
-    const core = o.kc.makeApiClient(CoreV1Api);
-    this.services = new WatchedKind<V1Service>('Service', o.kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), onChange, this.log);
-    this.namespaces = new WatchedKind<V1Namespace>('Namespace', o.kc, '/api/v1/namespaces', () => core.listNamespace(), onChange, this.log);
-    this.pools = ClusterWatch.custom(o.kc, IPPOOL_GROUP, IPPOOL_VERSION, IPPOOL_PLURAL, onChange, this.log);
-    this.status = o.status ?? statusApi(o.kc);
-    this.events = new EventRecorder({ sink: o.events ?? coreEventSink(o.kc), component: 'bgpvs-ipam', instance: o.identity, logger: this.log });
+    const kc = (this.kc = pooledKubeConfig(o.kc, (o.writeConcurrency ?? 32) + 8));
+    const core = kc.makeApiClient(CoreV1Api);
+    this.services = new WatchedKind<V1Service>('Service', kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), onChange, this.log);
+    this.namespaces = new WatchedKind<V1Namespace>('Namespace', kc, '/api/v1/namespaces', () => core.listNamespace(), onChange, this.log);
+    this.pools = ClusterWatch.custom(kc, IPPOOL_GROUP, IPPOOL_VERSION, IPPOOL_PLURAL, onChange, this.log);
+    this.status = o.status ?? statusApi(kc);
+    this.events = new EventRecorder({ sink: o.events ?? coreEventSink(kc), component: 'bgpvs-ipam', instance: o.identity, logger: this.log });
     this.loop = new ReconcileLoop({ name: 'ipam', pass: () => this.pass(), logger: this.log, resyncMs: o.resyncMs ?? 60_000 });
     this.elector = new LeaderElector({
-      client: o.leases ?? leaseClient(o.kc),
+      client: o.leases ?? leaseClient(kc),
       namespace: o.lease?.namespace ?? 'bgpvs-system',
       name: o.lease?.name ?? 'bgpvs-ipam',
       identity: o.identity,
@@ -106,6 +109,7 @@ export class IpamController {
     await this.elector.stop();
     await Promise.all([this.services.stop(), this.namespaces.stop(), this.pools.stop()]);
     await this.events.drain();
+    this.kc.destroy();
   }
 
   /** Ask for a pass (also what every watch event does). */

@@ -1,0 +1,101 @@
+/**
+ * bench:k8s — 5,000 LoadBalancer Services created in a burst against a real kube-apiserver +
+ * etcd; the IPAM controller runs as its own process (as the bgpvs ServiceAccount). Measures the
+ * time from the first create until every Service has an address, and the agent's peak RSS.
+ * Last line: {"services":5000,"all_assigned_ms":…,"agent_rss_mb":…}
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoordinationV1Api, CoreV1Api, makeInformer, type V1Service } from '@kubernetes/client-node';
+import { run, spawnDaemon } from '../src/exec/run.js';
+import { pooledKubeConfig } from '../src/k8s/pooled-kube-config.js';
+import { waitFor } from '../src/util/wait.js';
+import { ensureNamespace, ipsOf, lbService, poolApi, startCluster } from '../test/integration/k8s-helpers.js';
+
+const N = Number(process.env.BENCH_SERVICES ?? 5_000);
+const CREATE_CONCURRENCY = 48;
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+// The agent runs compiled, as in the image (tsx's loader thread alone costs ~100 MB of RSS).
+const root = join(import.meta.dirname, '..');
+const outDir = join(root, 'dist', 'bench-k8s');
+await run(['npx', 'tsc', '-p', 'tsconfig.json', '--outDir', outDir], { cwd: root, allowFailure: true });
+const agentJs = join(outDir, 'test', 'integration', 'k8s-agent.js');
+
+const { api, admin } = await startCluster();
+let agentPid: number | undefined;
+try {
+  // The load generator keeps its connections alive too (as kubectl and controllers do).
+  const core = pooledKubeConfig(admin, CREATE_CONCURRENCY).makeApiClient(CoreV1Api);
+  await poolApi(admin).create('bench', { cidrs: ['10.200.0.0/16'] });
+  const nsCount = 10;
+  for (let i = 0; i < nsCount; i++) await ensureNamespace(core, `bench-${i}`);
+  const kubeconfig = await api.tokenKubeconfigFile('bgpvs-system', 'bgpvs', { create: false });
+  const agent = spawnDaemon(['node', agentJs, kubeconfig, 'bench-agent', '15000'], {
+    cwd: root,
+    logFile: join(api.dir, 'agent.log'),
+    env: { ...process.env, BGPVS_LOG_LEVEL: process.env.BGPVS_LOG_LEVEL ?? 'info' } as Record<string, string>,
+  });
+  agentPid = agent.pid;
+  const leases = admin.makeApiClient(CoordinationV1Api);
+  await waitFor('agent leads', async () => ((await leases.readNamespacedLease({ namespace: 'bgpvs-system', name: 'bgpvs-ipam' }).catch(() => undefined))?.spec?.holderIdentity === 'bench-agent' ? true : undefined), { timeoutMs: 60_000, intervalMs: 100 });
+  const idleRss = rssMb(agentPid as number);
+
+  // Watch for completion rather than polling 5,000 objects.
+  const assigned = new Set<string>();
+  let done: () => void = () => undefined;
+  const allDone = new Promise<void>((r) => (done = r));
+  const inf = makeInformer<V1Service>(admin, '/api/v1/services', () => core.listServiceForAllNamespaces());
+  const seen = (s: V1Service) => {
+    if (ipsOf(s).length > 0 && s.metadata?.namespace?.startsWith('bench-')) assigned.add(`${s.metadata.namespace}/${s.metadata.name}`);
+    if (assigned.size >= N) done();
+  };
+  inf.on('add', seen);
+  inf.on('update', seen);
+  await inf.start();
+
+  let peakRss = idleRss;
+  const sampler = setInterval(() => {
+    try {
+      peakRss = Math.max(peakRss, rssMb(agentPid as number));
+    } catch {
+      // agent gone
+    }
+  }, 100);
+
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CREATE_CONCURRENCY }, async () => {
+      while (next < N) {
+        const i = next++;
+        const ns = `bench-${i % nsCount}`;
+        await core.createNamespacedService({ namespace: ns, body: lbService(ns, `svc-${i}`, { ports: [[80 + (i % 3)]] }) });
+      }
+    }),
+  );
+  const createdMs = performance.now() - t0;
+  const timeout = setTimeout(() => done(), 120_000);
+  await allDone;
+  clearTimeout(timeout);
+  const allMs = performance.now() - t0;
+  clearInterval(sampler);
+  peakRss = Math.max(peakRss, rssMb(agentPid as number));
+  await inf.stop();
+  console.log(`# created ${N} Services in ${createdMs.toFixed(0)} ms; ${assigned.size} assigned after ${allMs.toFixed(0)} ms; agent RSS idle ${idleRss.toFixed(0)} MB, peak ${peakRss.toFixed(0)} MB`);
+  if (assigned.size < N) console.log(`# only ${assigned.size} of ${N} Services got an address within 120 s`);
+  console.log(JSON.stringify({ services: N, all_assigned_ms: assigned.size >= N ? Math.round(allMs) : null, agent_rss_mb: Math.round(peakRss) }));
+} finally {
+  if (agentPid) {
+    try {
+      process.kill(agentPid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  await api.stop();
+}
