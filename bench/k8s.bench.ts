@@ -38,7 +38,7 @@ try {
   const agent = spawnDaemon(['node', agentJs, kubeconfig, 'bench-agent', '15000'], {
     cwd: root,
     logFile: join(api.dir, 'agent.log'),
-    env: { ...process.env, BGPVS_LOG_LEVEL: process.env.BGPVS_LOG_LEVEL ?? 'info' } as Record<string, string>,
+    env: { ...process.env, BGPVS_LOG_LEVEL: process.env.BGPVS_LOG_LEVEL ?? 'info', NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS ?? '' } as Record<string, string>,
   });
   agentPid = agent.pid;
   const leases = admin.makeApiClient(CoordinationV1Api);

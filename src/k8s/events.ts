@@ -32,6 +32,8 @@ export interface EventRecorderOptions {
   logger: Logger;
   repeatAfterMs?: number;
   concurrency?: number;
+  /** Events waiting to be written beyond this are dropped (and not remembered, so a later pass retries them). */
+  maxQueued?: number;
   now?: () => number;
 }
 
@@ -41,6 +43,7 @@ export class EventRecorder {
   private active = 0;
   private drainWaiters: (() => void)[] = [];
   private n = 0;
+  private dropped = 0;
 
   constructor(private readonly o: EventRecorderOptions) {}
 
@@ -51,6 +54,10 @@ export class EventRecorder {
     const dedupe = `${type}|${reason}|${message}`;
     const last = this.sent.get(objKey);
     if (last && last.key === dedupe && now - last.at < (this.o.repeatAfterMs ?? 600_000)) return;
+    if (this.queue.length >= (this.o.maxQueued ?? 1_000)) {
+      if (this.dropped++ === 0) this.o.logger.warn({ queued: this.queue.length }, 'event queue full; dropping events until it drains');
+      return;
+    }
     this.sent.set(objKey, { key: dedupe, at: now });
     const ts = new Date(now);
     const ev: CoreV1Event = {
@@ -107,6 +114,8 @@ export class EventRecorder {
         this.active--;
         this.pump();
         if (this.active === 0 && this.queue.length === 0) {
+          if (this.dropped > 0) this.o.logger.warn({ dropped: this.dropped }, 'event queue drained');
+          this.dropped = 0;
           const w = this.drainWaiters;
           this.drainWaiters = [];
           for (const f of w) f();
