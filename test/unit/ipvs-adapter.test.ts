@@ -1,0 +1,77 @@
+/** IpvsDataPlane against a fake ipvsadm/sysctl that keeps a table as ipvsadm -S lines. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Runner } from '../../src/exec/run.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { IpvsDataPlane } from '../../src/dataplane/ipvs/adapter.js';
+import { requiredIpvsSysctls } from '../../src/dataplane/ipvs/sysctls.js';
+import type { VirtualServer } from '../../src/model/types.js';
+
+/** Understands the commands the adapter sends; -R applies lines to a list of -S lines. */
+function fakeHost(initial: string[]) {
+  const lines = [...initial];
+  const sysctl = new Map<string, string>([['net.ipv4.vs.conntrack', '0'], ['net.ipv4.vs.expire_nodest_conn', '0'], ['net.ipv4.vs.sloppy_tcp', '1']]);
+  const calls: string[] = [];
+  const svcOf = (l: string) => l.split(' ').slice(1, 3).join(' ');
+  const realOf = (l: string) => l.split(' ').slice(1, 5).join(' ');
+  const run: Runner = async (argv, opts = {}) => {
+    calls.push(argv.join(' '));
+    const ok = (stdout = '') => ({ stdout, stderr: '', exitCode: 0 });
+    if (argv[0] === 'sysctl' && argv[1] === '-n') return ok(`${sysctl.get(argv[2]!) ?? '0'}\n`);
+    if (argv[0] === 'sysctl') {
+      const [k, v] = argv[3]!.split('=');
+      sysctl.set(k!, v!);
+      return ok();
+    }
+    if (argv.join(' ') === 'ipvsadm -Sn') return ok(lines.map((l) => `${l}\n`).join(''));
+    if (argv.join(' ') === 'ipvsadm -Ln') return ok('');
+    if (argv.join(' ') === 'ipvsadm -R') {
+      for (const l of (opts.input ?? '').split('\n').filter(Boolean)) {
+        const cmd = l.slice(0, 2);
+        const i = lines.findIndex((x) => (cmd === '-a' || cmd === '-e' || cmd === '-d' ? x.startsWith('-a') && realOf(x) === realOf(l) : x.startsWith('-A') && svcOf(x) === svcOf(l)));
+        if (cmd === '-A' || cmd === '-a') {
+          assert.equal(i, -1, `exists: ${l}`);
+          lines.push(`${cmd}${l.slice(2)}`);
+        } else {
+          assert.ok(i >= 0, `missing: ${l}`);
+          if (cmd === '-D') lines.splice(0, lines.length, ...lines.filter((x) => svcOf(x) !== svcOf(l)));
+          else if (cmd === '-d') lines.splice(i, 1);
+          else lines[i] = `${cmd === '-E' ? '-A' : '-a'}${l.slice(2)}`;
+        }
+      }
+      return ok();
+    }
+    throw new Error(`unexpected ${argv.join(' ')}`);
+  };
+  return { run, lines, sysctl, calls };
+}
+
+const want = (vip: string, reals: string[], extra: Partial<VirtualServer> = {}): VirtualServer => ({
+  vip, port: 80, protocol: 'TCP', family: 'IPv4', scheduler: 'mh', schedulerFlags: ['mh-port'], persistenceSeconds: 0, forwarding: 'tunnel',
+  realServers: reals.map((address) => ({ address, port: 80, weight: 1 })), services: ['default/web'], ...extra,
+});
+
+test('IpvsDataPlane.sync: applies one -R batch, sets needed sysctls, leaves foreign services, second sync is a no-op', async () => {
+  const host = fakeHost(['-A -t 10.96.0.1:443 -s rr', '-a -t 10.96.0.1:443 -r 10.0.0.9:6443 -m -w 1']);
+  const dp = new IpvsDataPlane({ run: host.run, logger: silentLogger(), managedVips: new Set(['192.0.2.10', '10.96.0.99']) });
+  const desired = [want('192.0.2.10', ['10.1.0.2', '10.1.0.3']), want('10.96.0.1', ['10.9.9.9'])];
+  const r1 = await dp.sync(desired);
+  assert.equal(r1.ops.length, 3);
+  assert.deepEqual(r1.sysctls.changed, { 'net.ipv4.vs.expire_nodest_conn': '1' });
+  assert.deepEqual(r1.sysctls.wanted, { 'net.ipv4.vs.expire_nodest_conn': '1', 'net.ipv4.vs.sloppy_tcp': '1' });
+  assert.ok(host.lines.includes('-a -t 10.96.0.1:443 -r 10.0.0.9:6443 -m -w 1'), 'foreign kept');
+  assert.equal(host.calls.filter((c) => c === 'ipvsadm -R').length, 1);
+  const r2 = await dp.sync(desired);
+  assert.deepEqual(r2.ops, []);
+  assert.equal(r2.batch, '');
+  assert.equal(host.calls.filter((c) => c === 'ipvsadm -R').length, 1, 'no second ipvsadm -R');
+  assert.deepEqual((await dp.list()).map((s) => s.vip), ['192.0.2.10']);
+});
+
+test('requiredIpvsSysctls: by mode', () => {
+  assert.deepEqual(requiredIpvsSysctls([]), {});
+  assert.deepEqual(requiredIpvsSysctls([want('1.1.1.1', [], { forwarding: 'nat', scheduler: 'rr', schedulerFlags: [], persistenceSeconds: 60 })]), {
+    'net.ipv4.vs.expire_nodest_conn': '1', 'net.ipv4.vs.conntrack': '1', 'net.ipv4.vs.expire_quiescent_template': '1',
+  });
+  assert.deepEqual(requiredIpvsSysctls([want('1.1.1.1', [], { protocol: 'SCTP', forwarding: 'dr' })]), { 'net.ipv4.vs.expire_nodest_conn': '1', 'net.ipv4.vs.sloppy_sctp': '1' });
+});
