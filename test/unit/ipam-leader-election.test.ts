@@ -1,0 +1,122 @@
+/**
+ * LeaderElector against a small stateful lease store that enforces resourceVersion
+ * (optimistic concurrency) like the API server: exactly one of three candidates leads;
+ * a crashed leader (stops renewing) is replaced only after the lease duration; a clean
+ * stop releases the lease at once; a leader that cannot renew stops leading.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { V1Lease } from '@kubernetes/client-node';
+import { LeaderElector, LeaseConflictError, type LeaseClient } from '../../src/k8s/leader-election.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { sleep } from '../../src/util/wait.js';
+
+class FakeLeases implements LeaseClient {
+  private lease: V1Lease | undefined;
+  private rv = 0;
+  down = false;
+  private check(): void {
+    if (this.down) throw new Error('connection refused');
+  }
+  async get(): Promise<V1Lease | undefined> {
+    this.check();
+    return this.lease && structuredClone(this.lease);
+  }
+  async create(_ns: string, l: V1Lease): Promise<V1Lease> {
+    this.check();
+    if (this.lease) throw new LeaseConflictError('exists');
+    this.lease = { ...structuredClone(l), metadata: { ...l.metadata, resourceVersion: String(++this.rv) } };
+    return structuredClone(this.lease);
+  }
+  async replace(_ns: string, _n: string, l: V1Lease): Promise<V1Lease> {
+    this.check();
+    if (l.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion) throw new LeaseConflictError('stale');
+    this.lease = { ...structuredClone(l), metadata: { ...l.metadata, resourceVersion: String(++this.rv) } };
+    return structuredClone(this.lease);
+  }
+  holder(): string | undefined {
+    return this.lease?.spec?.holderIdentity;
+  }
+}
+
+function candidate(store: LeaseClient, identity: string, log: string[]) {
+  const e = new LeaderElector({
+    client: store,
+    namespace: 'ns',
+    name: 'l',
+    identity,
+    logger: silentLogger(),
+    leaseDurationMs: 1_000,
+    renewDeadlineMs: 700,
+    retryPeriodMs: 50,
+    onStartedLeading: () => log.push(`+${identity}`),
+    onStoppedLeading: () => log.push(`-${identity}`),
+  });
+  return e;
+}
+
+const leaders = (es: LeaderElector[]) => es.filter((e) => e.isLeader).length;
+
+describe('LeaderElector', () => {
+  it('one leader among three; a crashed leader is replaced after the lease duration, not before', async (t) => {
+    const store = new FakeLeases();
+    const log: string[] = [];
+    const es = ['a', 'b', 'c'].map((id) => candidate(store, id, log));
+    t.after(() => Promise.all(es.map((e) => e.stop())));
+    for (const e of es) e.start();
+    await sleep(300);
+    assert.equal(leaders(es), 1);
+    const first = es.find((e) => e.isLeader) as LeaderElector;
+    const firstId = store.holder();
+    // Crash: stop the timers without releasing (what SIGKILL does to a process).
+    (first as unknown as { stopped: boolean }).stopped = true;
+    const t0 = Date.now();
+    let maxLeaders = 0;
+    while (store.holder() === firstId && Date.now() - t0 < 3_000) {
+      maxLeaders = Math.max(maxLeaders, leaders(es.filter((e) => e !== first)));
+      await sleep(10);
+    }
+    const took = Date.now() - t0;
+    assert.notEqual(store.holder(), firstId);
+    assert.ok(took >= 950, `taken over after ${took} ms, before the 1 s lease ran out`);
+    assert.ok(took < 1_000 + 50 + 300, `took ${took} ms`);
+    assert.equal(maxLeaders, 0, 'a second leader while the first still held the lease');
+    await sleep(100);
+    assert.equal(leaders(es.filter((e) => e !== first)), 1);
+  });
+
+  it('a clean stop releases the lease: the successor does not wait the lease out', async (t) => {
+    const store = new FakeLeases();
+    const log: string[] = [];
+    const a = candidate(store, 'a', log);
+    const b = candidate(store, 'b', log);
+    t.after(() => Promise.all([a.stop(), b.stop()]));
+    a.start();
+    await sleep(150);
+    b.start();
+    await sleep(150);
+    assert.equal(store.holder(), 'a');
+    const t0 = Date.now();
+    await a.stop();
+    while (!b.isLeader && Date.now() - t0 < 2_000) await sleep(5);
+    assert.ok(Date.now() - t0 < 300, `successor waited ${Date.now() - t0} ms`);
+    assert.deepEqual(log, ['+a', '-a', '+b']);
+  });
+
+  it('a leader that cannot renew within renewDeadline stops leading, and leads again when the API returns', async (t) => {
+    const store = new FakeLeases();
+    const log: string[] = [];
+    const a = candidate(store, 'a', log);
+    t.after(() => a.stop());
+    a.start();
+    await sleep(150);
+    assert.ok(a.isLeader);
+    store.down = true;
+    await sleep(850);
+    assert.equal(a.isLeader, false);
+    store.down = false;
+    await sleep(200);
+    assert.ok(a.isLeader);
+    assert.deepEqual(log, ['+a', '-a', '+a']);
+  });
+});
