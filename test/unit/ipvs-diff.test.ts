@@ -28,10 +28,14 @@ const vs = (vip: string, port: number, forwarding: ForwardingMethod, reals: Arra
   ...extra,
 });
 
-/** A fake kernel table: applies ops with ipvsadm's rules (adding what exists or touching what does not fails). */
+/**
+ * A fake kernel table: applies ops with IPVS's rules (adding what exists or touching what does
+ * not fails; with DR/tunnel the kernel stores the service port for the real server).
+ */
 function apply(state: IpvsTableState, ops: readonly IpvsOp[]): IpvsTableState {
   const services = new Map<string, ActualVirtualServer>(state.services.map((s) => [serviceKeyString(s), { ...s, realServers: [...s.realServers] }]));
-  for (const op of ops) {
+  for (const op0 of ops) {
+    const op = (op0.kind === 'add-real' || op0.kind === 'edit-real') && op0.real.forwarding !== 'nat' ? { ...op0, real: { ...op0.real, port: op0.service.port } } : op0;
     const k = serviceKeyString(op.service);
     const cur = services.get(k);
     switch (op.kind) {
@@ -92,7 +96,7 @@ test('diff: empty table → add services and reals (golden), foreign untouched, 
 test('diff: edits (scheduler, weight, forwarding) and a deleted service (golden)', () => {
   const actual = parseIpvsadmSave(
     foreignSave +
-      '-A -t 192.0.2.10:80 -s rr\n-a -t 192.0.2.10:80 -r 10.244.1.2:8080 -i -w 1 --tun-type ipip\n-a -t 192.0.2.10:80 -r 10.244.2.3:8080 -g -w 1\n' +
+      '-A -t 192.0.2.10:80 -s rr\n-a -t 192.0.2.10:80 -r 10.244.1.2:80 -i -w 1 --tun-type ipip\n-a -t 192.0.2.10:80 -r 10.244.2.3:80 -g -w 1\n' +
       '-A -t 192.0.2.11:443 -s rr\n-a -t 192.0.2.11:443 -r 10.0.1.5:443 -g -w 1\n',
   );
   const desired = [vs('192.0.2.10', 80, 'tunnel', [['10.244.1.2', 8080, 5], ['10.244.2.3', 8080, 1]])];
@@ -102,9 +106,9 @@ test('diff: edits (scheduler, weight, forwarding) and a deleted service (golden)
 });
 
 test('diff: a removed endpoint with connections drains (weight 0), then is removed on zero conns or grace expiry', () => {
-  const actual0 = parseIpvsadmSave('-A -t 192.0.2.10:80 -s mh -b mh-fallback,mh-port\n-a -t 192.0.2.10:80 -r 10.244.1.2:8080 -i -w 1\n-a -t 192.0.2.10:80 -r 10.244.2.3:8080 -i -w 1\n');
+  const actual0 = parseIpvsadmSave('-A -t 192.0.2.10:80 -s mh -b mh-fallback,mh-port\n-a -t 192.0.2.10:80 -r 10.244.1.2:80 -i -w 1\n-a -t 192.0.2.10:80 -r 10.244.2.3:80 -i -w 1\n');
   const desired = [vs('192.0.2.10', 80, 'tunnel', [['10.244.1.2', 8080, 1]])];
-  const rk = 'TCP/192.0.2.10/80>10.244.2.3/8080';
+  const rk = 'TCP/192.0.2.10/80>10.244.2.3/80';
   const busy = new Map([[rk, { active: 2, inactive: 1 }]]);
   const p1 = diffIpvs({ ...base, desired, actual: actual0, conns: busy });
   golden('ipvs-drain.txt', renderIpvsBatch(p1.ops));
@@ -123,6 +127,14 @@ test('diff: a removed endpoint with connections drains (weight 0), then is remov
   assert.deepEqual(p4.ops.map((o) => [o.kind, 'reason' in o ? o.reason : '']), [['delete-real', 'drained']]);
   assert.equal(p4.drainingSince.size, 0);
   assert.deepEqual(diffIpvs({ ...base, desired, actual: apply(actual1, p4.ops) }).ops, []);
+});
+
+test('diff: DR/tunnel real servers take the service port (as the kernel stores them); NAT keeps its own', () => {
+  const desired = [vs('192.0.2.10', 80, 'tunnel', [['10.0.0.1', 8080, 1], ['10.0.0.1', 9090, 1]]), vs('192.0.2.11', 80, 'nat', [['10.0.0.1', 8080, 1]])];
+  const actual = parseIpvsadmSave('');
+  const { ops } = diffIpvs({ ...base, desired, actual });
+  assert.equal(renderIpvsBatch(ops), '-A -t 192.0.2.10:80 -s mh -b mh-fallback,mh-port\n-A -t 192.0.2.11:80 -s mh -b mh-fallback,mh-port\n-a -t 192.0.2.10:80 -r 10.0.0.1:80 -i -w 1\n-a -t 192.0.2.11:80 -r 10.0.0.1:8080 -m -w 1\n');
+  assert.deepEqual(diffIpvs({ ...base, desired, actual: apply(actual, ops) }).ops, []);
 });
 
 test('diff: a managed key held by an inexpressible service is edited, not re-added; unmanaged ones never appear in ops', () => {

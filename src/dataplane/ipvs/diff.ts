@@ -67,6 +67,16 @@ function realOf(rs: RealServer, forwarding: ForwardingMethod): RealSpec {
   return { address: rs.address, port: rs.port, weight: rs.weight, forwarding };
 }
 
+/**
+ * The desired virtual server as the kernel will hold it: with DR and tunnel forwarding IPVS
+ * stores the service's port for every real server (it cannot rewrite ports without NAT), so
+ * a real server's own port is kept only with NAT. Duplicates that this creates merge (first wins).
+ */
+function asKernelHolds(v: VirtualServer): VirtualServer {
+  if (v.forwarding === 'nat') return v;
+  return { ...v, realServers: v.realServers.map((rs) => (rs.port === v.port ? rs : { ...rs, port: v.port })) };
+}
+
 const rank: Record<IpvsOp['kind'], number> = {
   'delete-real': 0,
   'delete-service': 1,
@@ -89,7 +99,7 @@ export function diffIpvs(input: IpvsDiffInput): IpvsDiffResult {
   for (const v of input.desired) {
     if (!managedVips.has(v.vip)) continue;
     const k = serviceKeyString(v);
-    if (!desired.has(k)) desired.set(k, v);
+    if (!desired.has(k)) desired.set(k, asKernelHolds(v));
   }
   const actual = new Map<string, ActualVirtualServer>();
   for (const v of input.actual.services) if (managedVips.has(v.vip)) actual.set(serviceKeyString(v), v);
