@@ -32,7 +32,10 @@ test('nft DNAT: real TCP through the node to two backends; idempotent; element-l
   await lab.addr('node', 'eth0', '10.1.0.1/24');
   await lab.route('client', '10.100.0.0/24', ['via', '10.1.0.1']);
   const backends = ['b1', 'b2'];
-  for (const [i, b] of backends.entries()) await lab.addNs(b), await lab.link(b, 'eth0', 'node', `p${i + 1}`);
+  for (const [i, b] of backends.entries()) {
+    await lab.addNs(b);
+    await lab.link(b, 'eth0', 'node', `p${i + 1}`);
+  }
   await lab.bridge('node', 'br0', ['p1', 'p2']);
   await lab.addr('node', 'br0', '10.0.0.1/24');
   for (const [i, b] of backends.entries()) {
