@@ -36,6 +36,7 @@ interface GuestResult {
   vipsAfter: { remove: string[] };
   vipList: string[];
   finalTable: string;
+  goldenInitial: string;
 }
 
 test('IPVS in the VM: tunnel + DR with direct return, drain then remove, second sync no-op, foreign service survives', { skip, timeout: 600_000 }, async (t) => {
@@ -91,5 +92,10 @@ test('IPVS in the VM: tunnel + DR with direct return, drain then remove, second 
     assert.deepEqual(r.vipList, ['10.20.0.100']);
     assert.match(r.finalTable, /^-A -t 10\.30\.0\.1:80 -s rr$/m);
     assert.match(r.finalTable, /^-a -t 10\.30\.0\.1:80 -r 10\.10\.0\.11:80 -g -w 1$/m);
+  });
+  await t.test('golden batch test/unit/golden/ipvs-initial.txt is accepted by the real ipvsadm -R and reads back as written', async () => {
+    const want = (await readFile(new URL('../unit/golden/ipvs-initial.txt', import.meta.url), 'utf8')).trim().split('\n');
+    const got = r.goldenInitial.trim().split('\n').map((l) => l.replace(/ --tun-type ipip$/, ''));
+    assert.deepEqual([...got].sort(), [...want].sort());
   });
 });

@@ -5,7 +5,7 @@
  * Writes the JSON result to argv[2].
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { run } from '../../../src/exec/run.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { NetLab } from '../../../src/rig/netns.js';
@@ -122,6 +122,12 @@ try {
   result.vipsAfter = await vips.sync([TUN_VIP]);
   result.vipList = await vips.list();
   result.finalTable = (await lab.exec('director', ['ipvsadm', '-Sn'])).stdout;
+
+  // the unit tests' golden batches are accepted by the real ipvsadm -R (fresh namespace)
+  await lab.addNs('gold');
+  const golden = (f: string) => readFileSync(new URL(`../../unit/golden/${f}`, import.meta.url), 'utf8');
+  await lab.exec('gold', ['ipvsadm', '-R'], { input: golden('ipvs-initial.txt') });
+  result.goldenInitial = (await lab.exec('gold', ['ipvsadm', '-Sn'])).stdout;
   result.ok = true;
 } catch (err) {
   result.ok = false;
