@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when built (dist/), else the TypeScript sources through tsx.
+// Runs the TypeScript sources through tsx when they are here (a checkout), else the compiled
+// CLI (the image ships dist/ only), so a stale dist/ never shadows the sources.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = join(root, 'dist', 'src', 'cli.js');
-if (existsSync(built)) {
-  await import(pathToFileURL(built).href);
-} else {
+const source = join(root, 'src', 'cli.ts');
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(pathToFileURL(join(root, 'src', 'cli.ts')).href);
+  await import(pathToFileURL(source).href);
+} else {
+  await import(pathToFileURL(join(root, 'dist', 'src', 'cli.js')).href);
 }

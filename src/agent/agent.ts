@@ -26,6 +26,7 @@ import { NodeReconciler, type DataPlanePort } from './node-reconciler.js';
 import { ClusterWatch } from './watch.js';
 import { resolveSpeakerConfig } from './peers.js';
 import { BgpvsError } from '../errors.js';
+import { checkCoexistence, discoverCniResources, readListeners } from '../coexist/findings.js';
 
 export interface AgentDeps {
   config: Readonly<Config>;
@@ -89,7 +90,7 @@ export class Agent {
     this.loop = new ReconcileLoop({
       name: 'node',
       pass: this.reconciler.pass,
-      logger: this.log,
+      logger: this.log.child({ component: 'loop' }),
       resyncMs: cfg.resyncMs,
       onPass: (outcome, ms) => {
         this.health.beat('node', outcome);
@@ -125,19 +126,37 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    await this.checkCoexistence();
     const port = await this.http.start();
     this.log.info({ port }, 'metrics and health endpoints listening');
     await this.buildSpeaker();
     await this.supervisor!.start();
-    // Passes wait for the first full list of every kind (NodeReconciler refuses before it).
-    this.loop.start();
+    // The first pass runs once every kind has been listed (until then a pass would refuse).
     await this.watch.start();
+    this.loop.start();
     this.log.info({ node: this.d.config.nodeName, address: this.nodeAddress }, 'agent started');
+  }
+
+  /** Before gobgpd starts: refuse (CoexistenceError, the CLI exits 1) a mode that would fight the CNI's BGP speaker. */
+  private async checkCoexistence(): Promise<void> {
+    const cfg = this.d.config;
+    const { findings, notes } = await checkCoexistence(
+      {
+        mode: cfg.bgp.coexistence,
+        nodeAddress: this.nodeAddress!,
+        peers: cfg.bgp.peers.map((p) => ({ address: p.address, port: p.port, ...(p.sourceAddress ? { sourceAddress: p.sourceAddress } : {}) })),
+        allowWriteCniConfig: cfg.bgp.allowWriteCniConfig,
+      },
+      { listeners: () => readListeners(179), served: () => discoverCniResources(this.kc) },
+    );
+    this.log.info({ mode: cfg.bgp.coexistence, findings, notes }, 'coexistence check passed');
   }
 
   /** Graceful stop: no more passes; drain and withdraw BGP; leave the data plane serving. */
   async stop(): Promise<void> {
     this.loop.stop();
+    // A pass still running could re-announce after the drain below: let it finish first.
+    await this.loop.idle();
     await this.watch.stop().catch((err: unknown) => this.log.warn({ err }, 'stopping watches'));
     await this.supervisor?.stop().catch((err: unknown) => this.log.error({ err }, 'stopping gobgpd'));
     await this.http.stop();

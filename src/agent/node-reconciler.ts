@@ -58,6 +58,8 @@ export function vipsOf(vs: readonly VirtualServer[]): string[] {
 
 export class NodeReconciler {
   private last: NodeDesiredState | undefined;
+  /** Prefixes whose data plane was programmed and which we asked BGP to announce. */
+  private announced = new Set<string>();
   constructor(private readonly d: NodeReconcilerDeps) {}
 
   get lastDesired(): NodeDesiredState | undefined {
@@ -80,10 +82,16 @@ export class NodeReconciler {
         failures.push(Object.assign(e, { step: name }));
       }
     };
-    // Program the node before announcing, so traffic that arrives finds its service.
+    // Program the node before announcing, so traffic that arrives finds its service. If the
+    // node could not be programmed, announce nothing new (withdrawals still go out): a VIP
+    // must never attract traffic this node does not serve.
     if (this.d.vips) await step('vips', () => this.d.vips!.sync(vipsOf(desired.virtualServers)));
     await step('dataplane', () => this.d.dataplane.sync(desired.virtualServers));
-    await step('bgp', () => this.d.advertiser.setAdvertisements(desired.advertisements));
+    const programmed = failures.length === 0;
+    const ads = programmed ? desired.advertisements : desired.advertisements.filter((a) => this.announced.has(a.prefix));
+    const before = failures.length;
+    await step('bgp', () => this.d.advertiser.setAdvertisements(ads));
+    if (failures.length === before) this.announced = new Set(ads.map((a) => a.prefix));
     if (this.d.decisions) await step('decisions', () => this.d.decisions!.report(desired.decisions));
     this.d.logger.debug(
       { reason, virtualServers: desired.virtualServers.length, advertisements: desired.advertisements.length, failures: failures.length },

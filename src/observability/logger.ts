@@ -7,7 +7,10 @@ export function createLogger(opts: { level?: string; name?: string; destination?
   const options: LoggerOptions = {
     name: opts.name ?? 'bgpvs',
     level: opts.level ?? process.env.BGPVS_LOG_LEVEL ?? 'info',
-    redact: { paths: ['password', '*.password', 'token', '*.token', 'authPassword'], censor: '[redacted]' },
+    redact: {
+      paths: ['password', '*.password', '*.*.password', '*.*.*.password', 'peers[*].password', '*.peers[*].password', 'auth_password', '*.auth_password', '*.*.auth_password', 'token', '*.token', '*.*.token'],
+      censor: '[redacted]',
+    },
     base: { pid: process.pid },
   };
   return pino(options, destination(opts.destination ?? 1));

@@ -69,7 +69,9 @@ export class ReconcileLoop {
   /** Ask for a pass. Requests made while a pass runs coalesce into one more pass. */
   trigger(reason: string): void {
     if (this.stopped) return;
-    if (this.running) {
+    // While a pass runs, or while a retry waits out its backoff, requests only coalesce:
+    // event churn must not turn a failing step into a tight loop.
+    if (this.running || (this.retryTimer !== undefined && reason !== 'retry')) {
       this.pending ??= reason;
       return;
     }
@@ -78,14 +80,16 @@ export class ReconcileLoop {
     void this.runPass(reason);
   }
 
-  /** Resolves when no pass is running or pending (tests). */
+  /** Resolves when no pass is running or due now (one waiting out a backoff is not due). */
   idle(): Promise<void> {
-    if (!this.running && this.pending === undefined) return Promise.resolve();
+    if (!this.running && (this.pending === undefined || this.retryTimer !== undefined)) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
   private async runPass(reason: string): Promise<void> {
     this.running = true;
+    // This pass reads the state as it is now, so it covers every request made before it.
+    this.pending = undefined;
     this.o.clock.clearTimeout(this.resyncTimer);
     const t0 = this.o.clock.now();
     let result: PassResult;
@@ -110,7 +114,8 @@ export class ReconcileLoop {
     }
     if (!this.stopped && this.o.resyncMs > 0) this.resyncTimer = this.o.clock.setTimeout(() => this.trigger('resync'), this.o.resyncMs);
     this.running = false;
-    const next = this.pending;
+    // After a failure the retry covers what came in meanwhile.
+    const next = failed ? undefined : this.pending;
     this.pending = undefined;
     if (next !== undefined && !this.stopped) {
       this.trigger(next);

@@ -35,20 +35,33 @@ test('node reconciler: before the first full list nothing is touched, and the pa
 
 test('node reconciler: VIPs and data plane before BGP; a failing step does not stop the others', async () => {
   const order: string[] = [];
-  let got: { vips?: readonly string[]; vs?: readonly VirtualServer[]; ads?: readonly Advertisement[] } = {};
+  let got: { vips?: readonly string[]; ads?: readonly Advertisement[] } = {};
+  let dpFails = true;
+  let want = desired;
   const r = new NodeReconciler({
     source: { snapshot: () => snap },
-    model: { build: () => desired },
+    model: { build: () => want },
     vips: { sync: async (v) => { order.push('vips'); got = { ...got, vips: v }; } },
-    dataplane: { sync: async () => { order.push('dp'); throw new Error('nft -f failed'); } },
+    dataplane: { sync: async () => { order.push('dp'); if (dpFails) throw new Error('nft -f failed'); } },
     advertiser: { setAdvertisements: async (a) => { order.push('bgp'); got = { ...got, ads: a }; } },
     logger: silentLogger(),
   });
   const res = await r.pass('event');
-  assert.deepEqual(order, ['vips', 'dp', 'bgp']);
+  assert.deepEqual(order, ['vips', 'dp', 'bgp'], 'BGP still runs (to withdraw) when the data plane failed');
   assert.deepEqual(got.vips, ['192.0.2.10', '192.0.2.11']);
-  assert.equal(got.ads?.length, 2);
+  assert.deepEqual(got.ads, [], 'nothing new is announced for VIPs the node could not program');
   assert.deepEqual(res.failures.map((e) => [e.message, (e as Error & { step?: string }).step]), [['nft -f failed', 'dataplane']]);
+
+  dpFails = false;
+  assert.deepEqual((await r.pass('retry')).failures, []);
+  assert.deepEqual((got.ads as readonly Advertisement[] | undefined)?.map((a) => a.prefix), ['192.0.2.10/32', '192.0.2.11/32']);
+
+  // The data plane fails again while one VIP goes and another comes: the gone one is
+  // withdrawn, the new one waits, the one still served stays announced.
+  dpFails = true;
+  want = { ...desired, advertisements: [ad('192.0.2.10/32'), ad('192.0.2.12/32')] };
+  await r.pass('event');
+  assert.deepEqual((got.ads as readonly Advertisement[] | undefined)?.map((a) => a.prefix), ['192.0.2.10/32']);
 });
 
 test('node reconciler: vipsOf dedupes and sorts', () => {

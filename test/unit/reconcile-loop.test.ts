@@ -94,11 +94,12 @@ test('loop: a failed pass is retried with exponential backoff, reset after succe
 
 test('loop: a thrown error counts as a failure, and all failures of a pass are kept', async () => {
   const results: PassResult[] = [];
+  const clock = new FakeClock();
   const loop = new ReconcileLoop({
     name: 't',
     logger: silentLogger(),
     resyncMs: 0,
-    clock: new FakeClock(),
+    clock,
     onPass: (_o, _ms, r) => results.push(r),
     pass: async (reason) => {
       if (reason === 'start') throw new Error('thrown');
@@ -107,9 +108,37 @@ test('loop: a thrown error counts as a failure, and all failures of a pass are k
   });
   loop.start();
   await loop.idle();
-  loop.trigger('x');
+  clock.advance(clock.pendingDelays()[0]!);
   await loop.idle();
   assert.deepEqual(results.map((r) => r.failures.map((e) => e.message)), [['thrown'], ['a', 'b']]);
+  loop.stop();
+});
+
+test('loop: events while a retry waits out its backoff do not run passes; they ride on the retry', async () => {
+  const clock = new FakeClock();
+  const reasons: string[] = [];
+  const loop = new ReconcileLoop({
+    name: 't',
+    logger: silentLogger(),
+    resyncMs: 0,
+    clock,
+    backoff: { initialMs: 1000, maxMs: 1000 },
+    pass: async (r) => {
+      reasons.push(r);
+      return { failures: reasons.length === 1 ? [new Error('down')] : [] };
+    },
+  });
+  loop.start();
+  await loop.idle();
+  for (let i = 0; i < 20; i++) loop.trigger(`ev${i}`);
+  await loop.idle();
+  assert.deepEqual(reasons, ['start'], 'no pass during the backoff');
+  clock.advance(1000);
+  await loop.idle();
+  assert.deepEqual(reasons, ['start', 'retry'], 'one pass when the backoff ends, covering the events');
+  loop.trigger('later');
+  await loop.idle();
+  assert.deepEqual(reasons, ['start', 'retry', 'later'], 'after a success, events run at once again');
   loop.stop();
 });
 
