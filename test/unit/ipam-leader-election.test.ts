@@ -79,7 +79,8 @@ describe('LeaderElector', () => {
     const took = Date.now() - t0;
     assert.notEqual(store.holder(), firstId);
     assert.ok(took >= 950, `taken over after ${took} ms, before the 1 s lease ran out`);
-    assert.ok(took < 1_000 + 50 + 300, `took ${took} ms`);
+    // Upper bound generous for a loaded 2-core CI runner; the safety property is the lower one.
+    assert.ok(took < 1_000 + 2_000, `took ${took} ms`);
     assert.equal(maxLeaders, 0, 'a second leader while the first still held the lease');
     await sleep(100);
     assert.equal(leaders(es.filter((e) => e !== first)), 1);
@@ -99,7 +100,8 @@ describe('LeaderElector', () => {
     const t0 = Date.now();
     await a.stop();
     while (!b.isLeader && Date.now() - t0 < 2_000) await sleep(5);
-    assert.ok(Date.now() - t0 < 300, `successor waited ${Date.now() - t0} ms`);
+    // Well under the 1 s lease: the successor did not wait it out.
+    assert.ok(Date.now() - t0 < 800, `successor waited ${Date.now() - t0} ms`);
     assert.deepEqual(log, ['+a', '-a', '+b']);
   });
 
