@@ -12,6 +12,7 @@ function fakeHost(initial: string[]) {
   const lines = [...initial];
   const sysctl = new Map<string, string>([['net.ipv4.vs.conntrack', '0'], ['net.ipv4.vs.expire_nodest_conn', '0'], ['net.ipv4.vs.sloppy_tcp', '1']]);
   const calls: string[] = [];
+  const conns = { text: '' };
   const svcOf = (l: string) => l.split(' ').slice(1, 3).join(' ');
   const realOf = (l: string) => l.split(' ').slice(1, 5).join(' ');
   const run: Runner = async (argv, opts = {}) => {
@@ -24,7 +25,7 @@ function fakeHost(initial: string[]) {
       return ok();
     }
     if (argv.join(' ') === 'ipvsadm -Sn') return ok(lines.map((l) => `${l}\n`).join(''));
-    if (argv.join(' ') === 'ipvsadm -Ln') return ok('');
+    if (argv.join(' ') === 'ipvsadm -Ln') return ok(conns.text);
     if (argv.join(' ') === 'ipvsadm -R') {
       for (const l of (opts.input ?? '').split('\n').filter(Boolean)) {
         const cmd = l.slice(0, 2);
@@ -43,7 +44,7 @@ function fakeHost(initial: string[]) {
     }
     throw new Error(`unexpected ${argv.join(' ')}`);
   };
-  return { run, lines, sysctl, calls };
+  return { run, lines, sysctl, calls, conns };
 }
 
 const want = (vip: string, reals: string[], extra: Partial<VirtualServer> = {}): VirtualServer => ({
@@ -66,6 +67,22 @@ test('IpvsDataPlane.sync: applies one -R batch, sets needed sysctls, leaves fore
   assert.equal(r2.batch, '');
   assert.equal(host.calls.filter((c) => c === 'ipvsadm -R').length, 1, 'no second ipvsadm -R');
   assert.deepEqual((await dp.list()).map((s) => s.vip), ['192.0.2.10']);
+  assert.ok(!host.calls.includes('ipvsadm -Ln'), 'connection counts are listed only when a real server leaves');
+});
+
+test('IpvsDataPlane.sync: a leaving real server with connections drains until the grace time, read through -Ln', async () => {
+  const host = fakeHost(['-A -t 192.0.2.10:80 -s mh -b mh-port', '-a -t 192.0.2.10:80 -r 10.1.0.2:80 -i -w 1', '-a -t 192.0.2.10:80 -r 10.1.0.3:80 -i -w 1']);
+  host.conns.text = 'TCP  192.0.2.10:80 mh (mh-port)\n  -> 10.1.0.3:80                  Tunnel  1      1          4\n';
+  let now = 0;
+  const dp = new IpvsDataPlane({ run: host.run, logger: silentLogger(), managedVips: () => new Set(['192.0.2.10']), drainGraceMs: 10_000, now: () => now });
+  const desired = [want('192.0.2.10', ['10.1.0.2'])];
+  assert.equal((await dp.sync(desired)).batch, '-e -t 192.0.2.10:80 -r 10.1.0.3:80 -i -w 0\n');
+  now = 9_999;
+  assert.deepEqual(await dp.sync(desired).then((r) => [r.batch, r.draining]), ['', 1]);
+  now = 10_000;
+  assert.equal((await dp.sync(desired)).batch, '-d -t 192.0.2.10:80 -r 10.1.0.3:80\n');
+  assert.deepEqual(host.lines, ['-A -t 192.0.2.10:80 -s mh -b mh-port', '-a -t 192.0.2.10:80 -r 10.1.0.2:80 -i -w 1']);
+  assert.equal((await dp.sync(desired)).ops.length, 0);
 });
 
 test('requiredIpvsSysctls: by mode', () => {

@@ -73,8 +73,12 @@ export class IpvsDataPlane {
   async sync(desired: readonly VirtualServer[]): Promise<IpvsSyncResult> {
     const managed = this.managed();
     const sysctls = await this.ensureSysctls(requiredIpvsSysctls(desired.filter((v) => managed.has(v.vip))));
-    const [actual, conns] = await Promise.all([this.table(), this.connections()]);
-    const d = diffIpvs({ desired, actual, managedVips: managed, conns, nowMs: this.now(), drainingSince: this.drainingSince, graceMs: this.graceMs });
+    const actual = await this.table();
+    const input = { desired, actual, managedVips: managed, nowMs: this.now(), drainingSince: this.drainingSince, graceMs: this.graceMs };
+    // Connection counts matter only for real servers leaving the desired set; with none known,
+    // every leaving one shows up as 'drained'. Only then pay for the second listing (`-Ln`).
+    let d = diffIpvs({ ...input, conns: new Map() });
+    if (d.ops.some((op) => op.kind === 'delete-real' && op.reason === 'drained')) d = diffIpvs({ ...input, conns: await this.connections() });
     this.drainingSince = d.drainingSince;
     const batch = renderIpvsBatch(d.ops);
     if (batch === '') {
