@@ -58,6 +58,7 @@ test('IpvsDataPlane.sync: applies one -R batch, sets needed sysctls, leaves fore
   const desired = [want('192.0.2.10', ['10.1.0.2', '10.1.0.3']), want('10.96.0.1', ['10.9.9.9'])];
   const r1 = await dp.sync(desired);
   assert.equal(r1.ops.length, 3);
+  assert.deepEqual([r1.mode, r1.operations, r1.skipped], ['incremental', 3, [{ vip: '10.96.0.1', port: 80, protocol: 'TCP', reason: 'vipNotManaged' }]]);
   assert.deepEqual(r1.sysctls.changed, { 'net.ipv4.vs.expire_nodest_conn': '1' });
   assert.deepEqual(r1.sysctls.wanted, { 'net.ipv4.vs.expire_nodest_conn': '1', 'net.ipv4.vs.sloppy_tcp': '1' });
   assert.ok(host.lines.includes('-a -t 10.96.0.1:443 -r 10.0.0.9:6443 -m -w 1'), 'foreign kept');
@@ -65,6 +66,7 @@ test('IpvsDataPlane.sync: applies one -R batch, sets needed sysctls, leaves fore
   const r2 = await dp.sync(desired);
   assert.deepEqual(r2.ops, []);
   assert.equal(r2.batch, '');
+  assert.equal(r2.mode, 'noop');
   assert.equal(host.calls.filter((c) => c === 'ipvsadm -R').length, 1, 'no second ipvsadm -R');
   assert.deepEqual((await dp.list()).map((s) => s.vip), ['192.0.2.10']);
   assert.ok(!host.calls.includes('ipvsadm -Ln'), 'connection counts are listed only when a real server leaves');

@@ -5,6 +5,7 @@
 import type { Runner } from '../../exec/run.js';
 import type { Logger } from '../../observability/logger.js';
 import type { VirtualServer } from '../../model/types.js';
+import type { DataPlane, SyncResult } from '../types.js';
 import { diffIpvs, type IpvsOp } from './diff.js';
 import { parseIpvsadmListConns, parseIpvsadmSave, type ActualVirtualServer, type ConnCounts, type IpvsTableState } from './parse.js';
 import { renderIpvsBatch } from './render.js';
@@ -23,7 +24,7 @@ export interface IpvsDataPlaneOptions {
   netns?: string;
 }
 
-export interface IpvsSyncResult {
+export interface IpvsSyncResult extends SyncResult {
   ops: IpvsOp[];
   /** The `ipvsadm -R` batch sent ('' when nothing changed). */
   batch: string;
@@ -33,7 +34,8 @@ export interface IpvsSyncResult {
   sysctls: { wanted: IpvsSysctls; changed: IpvsSysctls };
 }
 
-export class IpvsDataPlane {
+export class IpvsDataPlane implements DataPlane {
+  readonly name = 'ipvs' as const;
   private readonly run: Runner;
   private readonly log: Logger;
   private readonly managed: () => ReadonlySet<string>;
@@ -89,7 +91,8 @@ export class IpvsDataPlane {
       for (const op of d.ops) count[op.kind] = (count[op.kind] ?? 0) + 1;
       this.log.info({ ops: count, draining: d.draining }, 'ipvs table updated');
     }
-    return { ops: d.ops, batch, draining: d.draining, sysctls };
+    const skipped = desired.filter((v) => !managed.has(v.vip)).map((v) => ({ vip: v.vip, port: v.port, protocol: v.protocol, reason: 'vipNotManaged' }));
+    return { mode: d.ops.length ? 'incremental' : 'noop', operations: d.ops.length, skipped, ops: d.ops, batch, draining: d.draining, sysctls };
   }
 
   private async ensureSysctls(wanted: IpvsSysctls): Promise<{ wanted: IpvsSysctls; changed: IpvsSysctls }> {
