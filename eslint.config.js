@@ -12,7 +12,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts', 'bench/**/*.ts', 'src/cli.ts', 'src/**/cli.ts', 'lab/**/*.ts'],
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'src/cli.ts', 'src/**/cli.ts', 'src/agent/main.ts', 'lab/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
 );

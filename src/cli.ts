@@ -10,6 +10,10 @@ async function main(): Promise<number> {
     case '--help':
       console.log('usage: bgpvs <agent|lab|version>');
       return 0;
+    case 'agent': {
+      const { agentCommand } = await import('./agent/main.js');
+      return agentCommand(process.argv.slice(3));
+    }
     case 'lab': {
       const { labCommand } = await import('./lab/cli.js');
       return labCommand(process.argv.slice(3));

@@ -1,0 +1,97 @@
+/**
+ * The lab's agents: one real `bgpvs agent` process per node, inside the node's namespace,
+ * authenticated with a ServiceAccount token bound to daemonset/rbac.yaml's ClusterRole, and
+ * a demo: an IP pool, a LoadBalancer Service and pods answering behind it.
+ */
+import { join } from 'node:path';
+import { CoreV1Api, CustomObjectsApi, type V1Service } from '@kubernetes/client-node';
+import type { ResultPromise } from 'execa';
+import { spawnDaemon, run } from '../exec/run.js';
+import { repoRoot } from '../rig/paths.js';
+import { waitFor } from '../util/wait.js';
+import type { RunningLab } from './run.js';
+import type { LabPod } from './pods.js';
+
+export const DEMO_POOL_CIDR = '10.200.0.0/24';
+
+export interface LabAgent {
+  node: string;
+  proc: ResultPromise;
+  logFile: string;
+}
+
+export async function startAgents(l: RunningLab, opts: { dir: string; routerAddress?: string; routerAsn?: number } = { dir: '' }): Promise<LabAgent[]> {
+  const kubeconfig = await l.cluster.agentKubeconfig();
+  const router = l.topo.nodes.find((n) => n.role === 'router')!;
+  const peers = [{ address: opts.routerAddress ?? router.address!, asn: opts.routerAsn ?? router.asn!, bfd: { minRx: '100ms', minTx: '100ms', multiplier: 3 } }];
+  return l.cluster.nodes.map((n) => {
+    const logFile = join(opts.dir, `agent-${n.name}.log`);
+    const proc = spawnDaemon(
+      [
+        process.execPath,
+        join(repoRoot, 'bin', 'bgpvs.js'),
+        'agent',
+        `--node-name=${n.name}`,
+        `--node-address=${n.address}`,
+        `--kubeconfig=${kubeconfig}`,
+        `--bgp.asn=${n.asn}`,
+        '--dataplane=nft',
+        '--metrics-address=127.0.0.1:9254',
+        '--bgp.graceful-shutdown=0s',
+        `--bgp.peers=${JSON.stringify(peers)}`,
+      ],
+      { netns: l.lab.ns(n.name), logFile },
+    );
+    return { node: n.name, proc, logFile };
+  });
+}
+
+export async function createPool(l: RunningLab, name: string, cidr: string): Promise<void> {
+  await l.cluster.kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+    group: 'bgpvs.io',
+    version: 'v1alpha1',
+    plural: 'ippools',
+    body: { apiVersion: 'bgpvs.io/v1alpha1', kind: 'IPPool', metadata: { name }, spec: { cidrs: [cidr], avoidBuggyIPs: true } },
+  });
+}
+
+export async function createLbService(l: RunningLab, ns: string, name: string, policy: 'Local' | 'Cluster', port: number, protocol: 'TCP' | 'UDP' = 'TCP'): Promise<V1Service> {
+  const core = l.cluster.kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
+  return core.createNamespacedService({
+    namespace: ns,
+    body: { metadata: { name, namespace: ns }, spec: { type: 'LoadBalancer', externalTrafficPolicy: policy, ports: [{ name: 'p', port, targetPort: port, protocol }] } },
+  });
+}
+
+export async function waitForIp(l: RunningLab, ns: string, name: string, timeoutMs = 30_000): Promise<string> {
+  const core = l.cluster.kc.makeApiClient(CoreV1Api);
+  return waitFor(`an IP for ${ns}/${name}`, async () => (await core.readNamespacedServiceStatus({ name, namespace: ns })).status?.loadBalancer?.ingress?.[0]?.ip, { timeoutMs, intervalMs: 50 });
+}
+
+/** The router's kernel next hops for a VIP (sorted). */
+export async function routerNexthops(l: RunningLab, vip: string): Promise<string[]> {
+  const r = [...l.routers.values()][0]!;
+  const route = await r.kernelRoute(`${vip}/32`);
+  return (route?.nexthops ?? []).map((n) => n.gateway ?? '').filter(Boolean).sort();
+}
+
+export async function waitNexthops(l: RunningLab, vip: string, want: readonly string[], timeoutMs = 60_000): Promise<void> {
+  const sorted = [...want].sort().join(',');
+  await waitFor(`router next hops for ${vip} = [${sorted}]`, async () => ((await routerNexthops(l, vip)).join(',') === sorted ? true : undefined), { timeoutMs, intervalMs: 100 });
+}
+
+/** `count` connections from the client to VIP:port; answers counted by "pod clientIP". */
+export async function connect(l: RunningLab, vip: string, port: number, count: number, protocol: 'TCP' | 'UDP' = 'TCP'): Promise<Record<string, number>> {
+  const client = l.topo.nodes.find((n) => n.role === 'client')!;
+  const seen: Record<string, number> = {};
+  for (let i = 0; i < count; i++) {
+    const target = protocol === 'TCP' ? `TCP:${vip}:${port},connect-timeout=2` : `UDP:${vip}:${port}`;
+    const r = await run(['socat', '-T', '2', 'STDIO', target], { netns: l.lab.ns(client.name), allowFailure: true, input: protocol === 'UDP' ? 'x\n' : '' });
+    const k = r.stdout.trim() || 'no answer';
+    seen[k] = (seen[k] ?? 0) + 1;
+  }
+  return seen;
+}
+
+export type { LabPod };

@@ -1,0 +1,79 @@
+/**
+ * End to end in the lab: real `bgpvs agent` processes in three node namespaces (nftables
+ * data plane, gobgpd children, the bgpvs ServiceAccount), the real API server, FRR as the
+ * upstream router, a client behind it. Scenarios of the "End to end" issue: 2 (Local: only
+ * nodes with ready local endpoints advertise, the client's source IP is kept), 3 (scale a
+ * node's endpoints to zero → it withdraws; back → it re-advertises), 5 (Service deleted →
+ * withdrawn, data plane entries gone, IP free again) and 7 (UDP).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { startLab } from '../../src/lab/run.js';
+import { connect, createLbService, createPool, DEMO_POOL_CIDR, startAgents, waitForIp, waitNexthops } from '../../src/lab/agents.js';
+import { frrSkipReason } from '../../src/rig/frr-router.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { waitFor } from '../../src/util/wait.js';
+
+const skip = frrSkipReason();
+
+test('e2e: Local policy, scale to zero and back, UDP, delete — through the router, with real agents', { skip, timeout: 600_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bgpvs-e2e-'));
+  const l = await startLab({ dir: join(dir, 'cluster'), logger: silentLogger() });
+  t.after(async () => {
+    await l.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await createPool(l, 'demo', DEMO_POOL_CIDR);
+  const agents = await startAgents(l, { dir });
+  t.after(() => agents.forEach((a) => a.proc.kill('SIGKILL')));
+  const core = l.cluster.kc.makeApiClient(CoreV1Api);
+
+  // Scenario 2: endpoints on node1 (2) and node2 (1), none on node3.
+  const svc = await createLbService(l, 'demo', 'web', 'Local', 80);
+  const p1 = await l.cluster.addPods('node1', 2, 80);
+  const p2 = await l.cluster.addPods('node2', 1, 80);
+  await l.cluster.setEndpoints(svc, [...p1, ...p2]);
+  const vip = await waitForIp(l, 'demo', 'web');
+  assert.ok(vip.startsWith('10.200.0.'), `IP ${vip} from the pool`);
+  await waitNexthops(l, vip, ['10.0.0.11', '10.0.0.12']);
+  const seen = await connect(l, vip, 80, 30);
+  assert.equal(seen['no answer'], undefined, JSON.stringify(seen));
+  const pods = new Set(Object.keys(seen).map((k) => k.split(' ')[0]));
+  const clients = new Set(Object.keys(seen).map((k) => k.split(' ')[1]));
+  assert.deepEqual([...clients], ['192.168.100.10'], 'backends see the client\'s own address');
+  assert.ok([...pods].some((p) => p!.startsWith('node1')) && [...pods].some((p) => p!.startsWith('node2')), `both nodes serve: ${JSON.stringify(seen)}`);
+
+  // Scenario 3: node2's endpoint goes away → node2 withdraws; back → it re-advertises.
+  await l.cluster.setEndpoints(svc, p1);
+  await waitNexthops(l, vip, ['10.0.0.11']);
+  const onlyNode1 = await connect(l, vip, 80, 10);
+  assert.ok(Object.keys(onlyNode1).every((k) => k.startsWith('node1')), JSON.stringify(onlyNode1));
+  await l.cluster.setEndpoints(svc, [...p1, ...p2]);
+  await waitNexthops(l, vip, ['10.0.0.11', '10.0.0.12']);
+
+  // Scenario 7: a UDP Service.
+  const dns = await createLbService(l, 'demo', 'dns', 'Local', 53, 'UDP');
+  const p3 = await l.cluster.addPods('node3', 1, 53);
+  await l.cluster.setEndpoints(dns, p3);
+  const uvip = await waitForIp(l, 'demo', 'dns');
+  await waitNexthops(l, uvip, ['10.0.0.13']);
+  const udp = await connect(l, uvip, 53, 5, 'UDP');
+  assert.deepEqual(udp, { 'node3p1 192.168.100.10': 5 });
+
+  // Scenario 5: delete → withdrawn everywhere, nft entries gone, the IP free again.
+  await core.deleteNamespacedService({ name: 'web', namespace: 'demo' });
+  await waitNexthops(l, vip, []);
+  for (const n of ['node1', 'node2']) {
+    await waitFor(`${n}: no nft entry for ${vip}`, async () => {
+      const r = await l.lab.exec(n, ['nft', 'list', 'table', 'inet', 'bgpvs'], { allowFailure: true });
+      return r.stdout.includes(vip) ? undefined : true;
+    }, { timeoutMs: 20_000 });
+  }
+  const again = await createLbService(l, 'demo', 'web2', 'Local', 80);
+  await l.cluster.setEndpoints(again, p1);
+  assert.equal(await waitForIp(l, 'demo', 'web2'), vip, 'the freed IP is handed out again (lowest free)');
+});
