@@ -2,7 +2,8 @@
 import { join } from 'node:path';
 import { createLogger } from '../observability/logger.js';
 import { cleanLeftovers } from '../rig/netns.js';
-import { describeLab, startLab } from './run.js';
+import { describeLab, startLab, type RunningLab } from './run.js';
+import { connect, createLbService, createPool, DEMO_POOL_CIDR, routerNexthops, startAgents, waitForIp, waitNexthops } from './agents.js';
 import { LAB_DIR, labLogPath, readLabState, startSupervisor, stopSupervisor, writeLabState } from './supervisor.js';
 
 function print(summary: unknown): void {
@@ -43,7 +44,10 @@ export async function labCommand(args: readonly string[]): Promise<number> {
       writeLabState({ pid: process.pid, phase: 'starting' });
       try {
         const lab = await startLab({ dir: join(LAB_DIR, 'cluster'), logger });
-        writeLabState({ pid: process.pid, phase: 'ready', summary: await describeLab(lab) });
+        await createPool(lab, 'demo', DEMO_POOL_CIDR);
+        await startAgents(lab, { dir: LAB_DIR });
+        const demo = await runDemo(lab);
+        writeLabState({ pid: process.pid, phase: 'ready', summary: { ...(await describeLab(lab)), demo } });
         logger.info('lab ready');
         process.once('SIGTERM', () => {
           logger.info('lab stopping');
@@ -60,4 +64,24 @@ export async function labCommand(args: readonly string[]): Promise<number> {
       console.error('usage: bgpvs lab <up|down|status>');
       return 2;
   }
+}
+
+/**
+ * The demo: a LoadBalancer Service (externalTrafficPolicy Local) with pods on node1 (2) and
+ * node2 (1); wait for its IP and the router's ECMP route, then 30 client connections.
+ */
+async function runDemo(l: RunningLab): Promise<Record<string, unknown>> {
+  const svc = await createLbService(l, 'demo', 'web', 'Local', 80);
+  const pods = [...(await l.cluster.addPods('node1', 2, 80)), ...(await l.cluster.addPods('node2', 1, 80))];
+  await l.cluster.setEndpoints(svc, pods);
+  const ip = await waitForIp(l, 'demo', 'web');
+  await waitNexthops(l, ip, ['10.0.0.11', '10.0.0.12']);
+  const answers = await connect(l, ip, 80, 30);
+  return {
+    service: 'demo/web (LoadBalancer, externalTrafficPolicy Local, pods on node1 x2 and node2 x1)',
+    allocatedIp: ip,
+    routerEcmpNexthops: await routerNexthops(l, ip),
+    clientConnections: '30 from client1 (192.168.100.10); each answer is "<pod> <client address the pod saw>"',
+    answers,
+  };
 }
