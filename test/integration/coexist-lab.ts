@@ -14,7 +14,7 @@ import { GobgpClient } from '../../src/bgp/gobgp-client.js';
 import { GobgpSpeaker } from '../../src/bgp/speaker.js';
 import { GobgpdSupervisor } from '../../src/bgp/supervisor.js';
 import type { SpeakerConfig } from '../../src/bgp/config.js';
-import { spawnDaemon } from '../../src/exec/run.js';
+import { run, spawnDaemon } from '../../src/exec/run.js';
 import { sleep, waitFor } from '../../src/util/wait.js';
 import { processAlive } from '../../src/util/process.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -35,6 +35,7 @@ export function cniBirdConfig(opts: { logFile: string; bgpvsPeer?: { address: st
     'protocol device { scan time 10; }',
     // Calico installs the pod routes itself; here a blackhole stands for the node's block.
     `protocol static pods { ipv4; route ${POD_CIDR} blackhole; }`,
+    'protocol direct { ipv4; interface "eth0"; }',
     'protocol kernel { ipv4 { import none; export none; }; }',
     'protocol bgp upstream {',
     `  local ${NODE} as ${CNI_ASN};`,
@@ -50,9 +51,11 @@ export function cniBirdConfig(opts: { logFile: string; bgpvsPeer?: { address: st
       `  local ${NODE} as ${CNI_ASN};`,
       `  neighbor ${opts.bgpvsPeer.address} as ${CNI_ASN};`,
       '  passive on;',
-      // iBGP next hops are resolved recursively by default; bgpvs is on the node's own link.
-      '  direct;',
-      `  ipv4 { gateway direct; import where net ~ [ ${opts.bgpvsPeer.vipRange}{32,32} ]; export none; };`,
+      // Both ends are addresses of this node: BIRD refuses a "direct" neighbor that is a local
+      // address, and a multihop session has no such check. bgpvs's next hop (its own address)
+      // resolves recursively through the node's connected route (protocol direct below).
+      '  multihop;',
+      `  ipv4 { import where net ~ [ ${opts.bgpvsPeer.vipRange}{32,32} ]; export none; };`,
       '}',
     );
   }
@@ -144,6 +147,13 @@ export class CoexistLab {
   /** Established/dropped counters per router session, to compare before and after a watch. */
   async sessionCounters(): Promise<Map<string, { state: string; established: number; dropped: number }>> {
     return new Map((await this.frr.bgpSummary()).map((p) => [p.address, { state: p.state, established: p.connectionsEstablished ?? 0, dropped: p.connectionsDropped ?? 0 }]));
+  }
+
+  /** BIRD's view of one of its BGP protocols: state and when it last changed (`show protocols NAME`). */
+  async birdProtocol(name: string): Promise<{ state: string; since: string }> {
+    const out = (await run(['birdc', '-s', this.birdSocket, 'show', 'protocols', name])).stdout;
+    const row = out.split('\n').find((l) => l.startsWith(`${name} `))?.trim().split(/\s+/) ?? [];
+    return { since: row[4] ?? '', state: row.slice(5).join(' ') };
   }
 
   async destroy(): Promise<void> {

@@ -87,7 +87,13 @@ test('via-local-speaker: gobgpd peers over iBGP with the node BIRD, which re-adv
   const paths = await c.frr.bgpPaths(VIP);
   t.diagnostic(`router paths for ${VIP}: ${JSON.stringify(paths.map((p) => ({ peer: p.peer, nexthop: p.nexthop, asPath: p.asPath })))}`);
   assert.ok(paths.every((p) => p.peer === NODE), 'learnt only from the BIRD session');
+  // Both sessions: router↔BIRD by FRR's counters, BIRD↔gobgpd by the time BIRD's protocol last changed.
+  const ibgpBefore = await c.birdProtocol('bgpvs');
   await watchNoFlaps(c, WATCH_MS, t);
+  const ibgpAfter = await c.birdProtocol('bgpvs');
+  t.diagnostic(`BIRD↔gobgpd iBGP: ${ibgpAfter.state}, last change ${ibgpBefore.since} → ${ibgpAfter.since}`);
+  assert.equal(ibgpAfter.state, 'Established');
+  assert.equal(ibgpAfter.since, ibgpBefore.since, 'the iBGP session did not change state during the watch');
 });
 
 test('detection: BIRD listening on 179 and mode dedicated from the node address to port 179 → refused, naming the listener and the fitting modes', { skip, timeout: 120_000 }, async (t) => {
