@@ -10,6 +10,8 @@ import { ApiextensionsV1Api, type V1CustomResourceDefinition } from '@kubernetes
 import { KubeApi } from '../../src/rig/kube-api.js';
 import { checkCoexistence, cniBgpFromDiscovery, CoexistenceError, discoverCniResources } from '../../src/coexist/findings.js';
 import { waitFor } from '../../src/util/wait.js';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CalicoServiceIpsWriter } from '../../src/coexist/calico-delegate.js';
 
 function crd(group: string, version: string, kind: string, plural: string, scope: 'Cluster' | 'Namespaced'): V1CustomResourceDefinition {
   return {
@@ -49,4 +51,25 @@ test('discovery finds Calico and Cilium BGP kinds only when served; the check re
   });
   const ok = await checkCoexistence({ ...base, mode: 'delegate' }, src);
   assert.match(ok.notes.join(' '), /Calico will advertise/);
+});
+
+test('delegate: bgpvs writes the pool CIDRs into Calico\'s BGPConfiguration default (created when absent, others\' entries kept), once; a second ensure writes nothing', { timeout: 120_000 }, async (t) => {
+  const api = await KubeApi.start();
+  t.after(() => api.stop());
+  const kc = api.kubeConfig();
+  await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: crd('crd.projectcalico.org', 'v1', 'BGPConfiguration', 'bgpconfigurations', 'Cluster') });
+  await waitFor('BGPConfiguration served', async () => (cniBgpFromDiscovery(await discoverCniResources(kc)).calicoBgp ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
+  const w = new CalicoServiceIpsWriter(kc);
+  assert.equal(await w.ensure(['10.100.0.0/24']), true, 'created');
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const ref = { group: 'crd.projectcalico.org', version: 'v1', plural: 'bgpconfigurations', name: 'default' };
+  const obj = (await custom.getClusterCustomObject(ref)) as { spec: { serviceLoadBalancerIPs: unknown; asNumber?: number } };
+  assert.deepEqual(obj.spec.serviceLoadBalancerIPs, [{ cidr: '10.100.0.0/24' }]);
+  // Someone (the cluster admin) sets their own fields and entries; a new pool keeps them.
+  await custom.replaceClusterCustomObject({ ...ref, body: { ...obj, spec: { ...obj.spec, asNumber: 65001, serviceLoadBalancerIPs: [{ cidr: '10.100.0.0/24' }, { cidr: '192.0.2.0/24' }] } } });
+  assert.equal(await w.ensure(['10.100.0.0/24', '10.101.0.0/24']), true);
+  const after = (await custom.getClusterCustomObject(ref)) as { spec: { serviceLoadBalancerIPs: unknown; asNumber?: number } };
+  assert.deepEqual(after.spec.serviceLoadBalancerIPs, [{ cidr: '10.100.0.0/24' }, { cidr: '192.0.2.0/24' }, { cidr: '10.101.0.0/24' }]);
+  assert.equal(after.spec.asNumber, 65001);
+  assert.equal(await w.ensure(['10.100.0.0/24', '10.101.0.0/24']), false, 'second ensure: nothing to write');
 });
