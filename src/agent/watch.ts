@@ -35,7 +35,8 @@ export class WatchedKind<T extends KubernetesObject> {
     list: () => Promise<KubernetesListObject<T>>,
     private readonly onChange: (kind: string) => void,
     private readonly log: Logger,
-    private readonly backoff = { initialMs: 500, maxMs: 30_000 },
+    // Capped low: after an API outage the node must see changes again within seconds.
+    private readonly backoff = { initialMs: 500, maxMs: 5_000 },
   ) {
     this.informer = makeInformer<T>(kc, path, list);
     for (const verb of ['add', 'update', 'delete'] as const) this.informer.on(verb, () => this.synced && this.onChange(kind));
