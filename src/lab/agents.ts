@@ -81,13 +81,18 @@ export async function waitNexthops(l: RunningLab, vip: string, want: readonly st
   await waitFor(`router next hops for ${vip} = [${sorted}]`, async () => ((await routerNexthops(l, vip)).join(',') === sorted ? true : undefined), { timeoutMs, intervalMs: 100 });
 }
 
+/** Wait until the client gets a first answer from VIP:port (route, nft and neighbours settled). */
+export async function waitReachable(l: RunningLab, vip: string, port: number, protocol: 'TCP' | 'UDP' = 'TCP', timeoutMs = 30_000): Promise<void> {
+  await waitFor(`${protocol} ${vip}:${port} answering the client`, async () => ((await connect(l, vip, port, 1, protocol))['no answer'] ? undefined : true), { timeoutMs, intervalMs: 200 });
+}
+
 /** `count` connections from the client to VIP:port; answers counted by "pod clientIP". */
 export async function connect(l: RunningLab, vip: string, port: number, count: number, protocol: 'TCP' | 'UDP' = 'TCP'): Promise<Record<string, number>> {
   const client = l.topo.nodes.find((n) => n.role === 'client')!;
   const seen: Record<string, number> = {};
   for (let i = 0; i < count; i++) {
     const target = protocol === 'TCP' ? `TCP:${vip}:${port},connect-timeout=2` : `UDP:${vip}:${port}`;
-    const r = await run(['socat', '-T', '2', 'STDIO', target], { netns: l.lab.ns(client.name), allowFailure: true, input: protocol === 'UDP' ? 'x\n' : '' });
+    const r = await run(['socat', '-T', '3', 'STDIO', target], { netns: l.lab.ns(client.name), allowFailure: true, input: protocol === 'UDP' ? 'x\n' : '' });
     const k = r.stdout.trim() || 'no answer';
     seen[k] = (seen[k] ?? 0) + 1;
   }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createLogger } from '../observability/logger.js';
 import { cleanLeftovers } from '../rig/netns.js';
 import { describeLab, startLab, type RunningLab } from './run.js';
-import { connect, createLbService, createPool, DEMO_POOL_CIDR, routerNexthops, startAgents, waitForIp, waitNexthops } from './agents.js';
+import { connect, createLbService, createPool, DEMO_POOL_CIDR, routerNexthops, startAgents, waitForIp, waitNexthops, waitReachable } from './agents.js';
 import { LAB_DIR, labLogPath, readLabState, startSupervisor, stopSupervisor, writeLabState } from './supervisor.js';
 
 function print(summary: unknown): void {
@@ -76,6 +76,7 @@ async function runDemo(l: RunningLab): Promise<Record<string, unknown>> {
   await l.cluster.setEndpoints(svc, pods);
   const ip = await waitForIp(l, 'demo', 'web');
   await waitNexthops(l, ip, ['10.0.0.11', '10.0.0.12']);
+  await waitReachable(l, ip, 80);
   const answers = await connect(l, ip, 80, 30);
   return {
     service: 'demo/web (LoadBalancer, externalTrafficPolicy Local, pods on node1 x2 and node2 x1)',

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { startLab } from '../../src/lab/run.js';
-import { connect, createLbService, createPool, DEMO_POOL_CIDR, startAgents, waitForIp, waitNexthops } from '../../src/lab/agents.js';
+import { connect, createLbService, createPool, DEMO_POOL_CIDR, startAgents, waitForIp, waitNexthops, waitReachable } from '../../src/lab/agents.js';
 import { frrSkipReason } from '../../src/rig/frr-router.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { waitFor } from '../../src/util/wait.js';
@@ -40,6 +40,7 @@ test('e2e: Local policy, scale to zero and back, UDP, delete — through the rou
   const vip = await waitForIp(l, 'demo', 'web');
   assert.ok(vip.startsWith('10.200.0.'), `IP ${vip} from the pool`);
   await waitNexthops(l, vip, ['10.0.0.11', '10.0.0.12']);
+  await waitReachable(l, vip, 80);
   const seen = await connect(l, vip, 80, 30);
   assert.equal(seen['no answer'], undefined, JSON.stringify(seen));
   const pods = new Set(Object.keys(seen).map((k) => k.split(' ')[0]));
@@ -61,6 +62,7 @@ test('e2e: Local policy, scale to zero and back, UDP, delete — through the rou
   await l.cluster.setEndpoints(dns, p3);
   const uvip = await waitForIp(l, 'demo', 'dns');
   await waitNexthops(l, uvip, ['10.0.0.13']);
+  await waitReachable(l, uvip, 53, 'UDP');
   const udp = await connect(l, uvip, 53, 5, 'UDP');
   assert.deepEqual(udp, { 'node3p1 192.168.100.10': 5 });
 
