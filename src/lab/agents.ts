@@ -92,7 +92,9 @@ export async function connect(l: RunningLab, vip: string, port: number, count: n
   const seen: Record<string, number> = {};
   for (let i = 0; i < count; i++) {
     const target = protocol === 'TCP' ? `TCP:${vip}:${port},connect-timeout=2` : `UDP:${vip}:${port}`;
-    const r = await run(['socat', '-T', '3', 'STDIO', target], { netns: l.lab.ns(client.name), allowFailure: true, input: protocol === 'UDP' ? 'x\n' : '' });
+    // -t 3: after sending (stdin EOF) wait up to 3 s for the answer; socat's default 0.5 s
+    // loses answers from a loaded lab (the responder forks and execs a shell per request).
+    const r = await run(['socat', '-t', '3', '-T', '3', 'STDIO', target], { netns: l.lab.ns(client.name), allowFailure: true, input: protocol === 'UDP' ? 'x\n' : '' });
     const k = r.stdout.trim() || 'no answer';
     seen[k] = (seen[k] ?? 0) + 1;
   }
