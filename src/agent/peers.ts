@@ -10,6 +10,7 @@ import type { Config, StaticPeer } from '../config/config.js';
 import type { PeerConfig, SpeakerConfig } from '../bgp/config.js';
 import { matchesLabelSelector } from '../desired/node-eligibility.js';
 import { parseAsn, parseIp } from '../config/parse.js';
+import { weightedEcmpHook } from '../bgp/link-bandwidth.js';
 
 export const ANNOTATION_NODE_ASN = 'bgpvs.io/asn';
 export const ANNOTATION_NODE_ROUTER_ID = 'bgpvs.io/router-id';
@@ -103,8 +104,9 @@ export async function resolveSpeakerConfig(
   const over = nodeOverrides(node);
   for (const why of [...problems, ...over.problems]) log.error({ node: cfg.nodeName }, why);
   const routerId = over.routerId ?? cfg.bgp.routerId;
+  const asn = over.asn ?? cfg.bgp.asn;
   const speakerCfg: SpeakerConfig = {
-    asn: over.asn ?? cfg.bgp.asn,
+    asn,
     ...(routerId ? { routerId } : {}),
     listenPort: cfg.bgp.listenPort,
     nextHops: nodeAddress.includes(':') ? { IPv6: nodeAddress } : { IPv4: nodeAddress },
@@ -112,6 +114,8 @@ export async function resolveSpeakerConfig(
     // and would otherwise hold it idle for 30 s.
     peers: peers.map((p) => ({ ...p, connectRetrySeconds: 1, idleHoldAfterResetSeconds: 1 })),
     exportCidrs: [...poolCidrs, ...cfg.bgp.exportCidrs],
+    // Weighted ECMP: link-bandwidth ∝ ready local endpoints on weighted advertisements.
+    linkBandwidth: weightedEcmpHook(asn),
   };
   log.info({ asn: speakerCfg.asn, routerId: speakerCfg.routerId, peers: peers.map((p) => p.address) }, 'BGP speaker config');
   return speakerCfg;

@@ -292,8 +292,10 @@ export class ModelBuilder {
     }
     const list = [...claims.values()].sort((a, b) => cmp(a.service, b.service));
     const first = list[0]!;
-    const local = new Set<string>();
-    for (const c of list) for (const a of c.localReady) local.add(a);
+    // Weighted ECMP's weight: ready local endpoints summed over the Services sharing the VIP
+    // (each Service's share of the traffic follows its own endpoints).
+    let localReady = 0;
+    for (const c of list) localReady += c.localReady.length;
     this.mergedAds.set(prefix, {
       prefix,
       family: first.family,
@@ -301,7 +303,7 @@ export class ModelBuilder {
       largeCommunities: first.largeCommunities,
       ...(first.localPref !== undefined ? { localPref: first.localPref } : {}),
       services: list.map((c) => c.service),
-      localReadyEndpoints: local.size,
+      localReadyEndpoints: localReady,
       weighted: list.some((c) => c.weighted),
     });
   }

@@ -160,7 +160,8 @@ export function parsePool(obj: IPPoolObject): PoolResult {
         communities: spec.bgp?.communities ?? [],
         largeCommunities: spec.bgp?.largeCommunities ?? [],
         localPref: spec.bgp?.localPref,
-        weightedEcmp: spec.bgp?.weightedEcmp ?? false,
+        // On by default: it only acts on Local-policy Services, where it is what users expect.
+        weightedEcmp: spec.bgp?.weightedEcmp ?? true,
       },
     },
   };
