@@ -20,7 +20,7 @@ const vsOf = (i: number, shift = 0): VirtualServer => ({
 const lab = await NetLab.create('bench');
 try {
   await lab.addNs('node');
-  const dp = new NftDataPlane({ run, logger: silentLogger(), netns: lab.ns('node'), buckets });
+  const dp = new NftDataPlane({ run, logger: silentLogger(), nodeName: 'node', netns: lab.ns('node'), buckets });
   const desired = Array.from({ length: n }, (_, i) => vsOf(i));
   let t0 = performance.now();
   const full = await dp.sync(desired);

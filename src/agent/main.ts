@@ -34,7 +34,7 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
   if (dp !== 'nft') {
     throw new ConfigError('--dataplane', 'the IPVS data plane is not wired into the agent yet; run with --dataplane=nft');
   }
-  const dataplane = new NftDataPlane({ run, logger });
+  const dataplane = new NftDataPlane({ run, logger, nodeName: cfg.nodeName });
   const agent = new Agent({ config: cfg, logger, dataplane, pools: modelPools(pools), kubeConfig: kc });
   const ipam = cfg.ipam.enabled
     ? new IpamController({
@@ -42,7 +42,7 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
         logger,
         identity: cfg.nodeName,
         config: { loadBalancerClass: cfg.service.loadBalancerClass, handleClasslessServices: cfg.service.handleClasslessServices },
-        lease: { namespace: cfg.ipam.leaseNamespace, name: cfg.ipam.leaseName, durationMs: cfg.ipam.leaseDurationMs },
+        lease: { namespace: cfg.ipam.leaseNamespace, name: cfg.ipam.leaseName, durationMs: cfg.ipam.leaseDurationMs, renewDeadlineMs: cfg.ipam.renewDeadlineMs, retryPeriodMs: cfg.ipam.retryPeriodMs },
       })
     : undefined;
 

@@ -35,6 +35,8 @@ export interface Config {
   metrics: { host: string; port: number };
   resyncMs: number;
   dataplane: 'auto' | 'ipvs' | 'nft';
+  /** How the IPVS data plane finds a local pod's network namespace for DSR. */
+  podNetns: PodNetnsSource;
   service: {
     loadBalancerClass: string;
     handleClasslessServices: boolean;
@@ -56,7 +58,21 @@ export interface Config {
     /** Extra CIDRs the export policy lets out besides the IP pools (e.g. a cluster-IP range). */
     exportCidrs: string[];
   };
-  ipam: { enabled: boolean; leaseNamespace: string; leaseName: string; leaseDurationMs: number };
+  /** Lease timings: leaseDurationMs > renewDeadlineMs > retryPeriodMs (checked here). */
+  ipam: { enabled: boolean; leaseNamespace: string; leaseName: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+}
+
+/**
+ * `--pod-netns`: `crictl` (the CRI runtime, in clusters), `map:PATH` (a JSON file
+ * {"namespace/name": "netns"}, the lab's), `none` (no DSR into pods).
+ */
+export type PodNetnsSource = { kind: 'crictl' } | { kind: 'none' } | { kind: 'map'; path: string };
+
+export function parsePodNetns(field: string, v: string): PodNetnsSource {
+  const s = v.trim();
+  if (s === 'crictl' || s === 'none') return { kind: s };
+  if (s.startsWith('map:') && s.length > 4) return { kind: 'map', path: s.slice(4) };
+  throw new ConfigError(field, `must be crictl, none or map:PATH: ${JSON.stringify(v)}`);
 }
 
 type Raw = Record<string, unknown>;
@@ -70,6 +86,7 @@ const FIELDS = {
   metricsAddress: 'metrics-address',
   resync: 'resync',
   dataplane: 'dataplane',
+  podNetns: 'pod-netns',
   lbClass: 'service.load-balancer-class',
   classless: 'service.handle-classless',
   clusterIps: 'service.advertise-cluster-ips',
@@ -88,6 +105,8 @@ const FIELDS = {
   ipam: 'ipam.enabled',
   leaseNs: 'ipam.lease-namespace',
   leaseDuration: 'ipam.lease-duration',
+  renewDeadline: 'ipam.renew-deadline',
+  retryPeriod: 'ipam.retry-period',
 } as const;
 
 const envName = (flag: string) => `BGPVS_${flag.replace(/[.-]/g, '_').toUpperCase()}`;
@@ -210,6 +229,7 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
     metrics,
     resyncMs: str(FIELDS.resync, parseDuration, 300_000),
     dataplane: str(FIELDS.dataplane, (f, v) => parseEnum(f, v, ['auto', 'ipvs', 'nft'] as const), 'auto'),
+    podNetns: str(FIELDS.podNetns, parsePodNetns, { kind: 'crictl' } as PodNetnsSource),
     service: {
       loadBalancerClass: str(FIELDS.lbClass, (_f, v) => v.trim(), 'bgpvs.io/bgpvs'),
       handleClasslessServices: str(FIELDS.classless, parseBool, true),
@@ -229,14 +249,31 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
       peers,
       exportCidrs,
     },
-    ipam: {
+    ipam: leaseTimings({
       enabled: str(FIELDS.ipam, parseBool, true),
       leaseNamespace: str(FIELDS.leaseNs, (_f, v) => v.trim(), 'bgpvs-system'),
       leaseName: 'bgpvs-ipam',
       leaseDurationMs: str(FIELDS.leaseDuration, parseDuration, 15_000),
-    },
+      renewDeadlineMs: opt(FIELDS.renewDeadline, parseDuration),
+      retryPeriodMs: opt(FIELDS.retryPeriod, parseDuration),
+    }),
   };
   return deepFreeze(cfg);
+}
+
+/**
+ * Lease timings: unset ones scale with the lease duration (15 s → renew 10 s, retry 2 s, as
+ * client-go's defaults); the three must satisfy lease duration > renew deadline > retry
+ * period, else the agent would act as leader after a successor could have taken the lease.
+ */
+function leaseTimings(i: Omit<Config['ipam'], 'renewDeadlineMs' | 'retryPeriodMs'> & { renewDeadlineMs: number | undefined; retryPeriodMs: number | undefined }): Config['ipam'] {
+  const renewDeadlineMs = i.renewDeadlineMs ?? Math.round((i.leaseDurationMs * 2) / 3);
+  const retryPeriodMs = i.retryPeriodMs ?? Math.max(1, Math.round(Math.min(renewDeadlineMs / 2, (i.leaseDurationMs * 2) / 15)));
+  const flag = (f: string) => `--${f}`;
+  if (!(retryPeriodMs > 0)) throw new ConfigError(flag(FIELDS.retryPeriod), `must be positive (got ${retryPeriodMs} ms)`);
+  if (!(renewDeadlineMs > retryPeriodMs)) throw new ConfigError(flag(FIELDS.renewDeadline), `must be longer than --${FIELDS.retryPeriod} (${renewDeadlineMs} ms <= ${retryPeriodMs} ms)`);
+  if (!(i.leaseDurationMs > renewDeadlineMs)) throw new ConfigError(flag(FIELDS.leaseDuration), `must be longer than --${FIELDS.renewDeadline} (${i.leaseDurationMs} ms <= ${renewDeadlineMs} ms)`);
+  return { ...i, renewDeadlineMs, retryPeriodMs };
 }
 
 function parsePeer(field: string, raw: unknown): StaticPeer {

@@ -10,7 +10,7 @@
  */
 import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { BgpvsError } from '../errors.js';
+import { BgpvsError, ConfigError } from '../errors.js';
 
 /** The three calls leader election makes (CoordinationV1Api in production). */
 export interface LeaseClient {
@@ -20,6 +20,19 @@ export interface LeaseClient {
 }
 
 export class LeaseConflictError extends BgpvsError {}
+
+/** An attempt outlived by a newer one (it hung past renewDeadline); its answer is ignored. */
+class AbandonedAttempt extends BgpvsError {}
+
+/**
+ * lease duration > renew deadline > retry period > 0, else a ConfigError naming the setting:
+ * a renew deadline at or past the lease duration lets a successor start while we still act.
+ */
+export function validateLeaseTimings(t: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number }, names = { lease: 'lease duration', renew: 'renew deadline', retry: 'retry period' }): void {
+  if (!(t.retryPeriodMs > 0)) throw new ConfigError(names.retry, `must be positive (got ${t.retryPeriodMs} ms)`);
+  if (!(t.renewDeadlineMs > t.retryPeriodMs)) throw new ConfigError(names.renew, `must be longer than the ${names.retry} (${t.renewDeadlineMs} ms <= ${t.retryPeriodMs} ms)`);
+  if (!(t.leaseDurationMs > t.renewDeadlineMs)) throw new ConfigError(names.lease, `must be longer than the ${names.renew} (${t.leaseDurationMs} ms <= ${t.renewDeadlineMs} ms)`);
+}
 
 export function leaseClient(kc: KubeConfig): LeaseClient {
   const api = kc.makeApiClient(CoordinationV1Api);
@@ -65,11 +78,13 @@ export class LeaderElector {
   private observedAt = 0;
   private lastRenew = 0;
   private ticking: Promise<void> = Promise.resolve();
+  private attempt = 0;
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
 
   constructor(opts: LeaderElectionOptions) {
     this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, now: () => Date.now(), ...opts };
-    if (!(this.o.renewDeadlineMs < this.o.leaseDurationMs)) throw new BgpvsError('leader election: renewDeadline must be shorter than leaseDuration');
+    validateLeaseTimings(this.o, { lease: 'leaseDurationMs', renew: 'renewDeadlineMs', retry: 'retryPeriodMs' });
     this.log = opts.logger.child({ lease: `${opts.namespace}/${opts.name}`, identity: opts.identity });
   }
 
@@ -89,16 +104,25 @@ export class LeaderElector {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.ticking;
+    this.clearDeadline();
     if (this.leading) {
       this.setLeading(false);
-      try {
+      const release = async () => {
         const cur = await this.o.client.get(this.o.namespace, this.o.name);
         if (cur?.spec?.holderIdentity === this.o.identity) {
           await this.o.client.replace(this.o.namespace, this.o.name, { ...cur, spec: { ...cur.spec, holderIdentity: '', leaseDurationSeconds: 1 } });
           this.log.info({}, 'lease released');
         }
+      };
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        // Best effort and bounded: an API server that does not answer must not hold up shutdown.
+        const late = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new BgpvsError('lease release did not answer in time')), this.o.renewDeadlineMs)));
+        await Promise.race([release(), late]);
       } catch (err) {
         this.log.warn({ err }, 'could not release the lease');
+      } finally {
+        clearTimeout(timer);
       }
     }
   }
@@ -109,6 +133,23 @@ export class LeaderElector {
       this.timer = undefined;
       this.ticking = this.tick().finally(() => this.schedule(this.o.retryPeriodMs));
     }, ms);
+  }
+
+  private clearDeadline(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+  }
+
+  /** Demote at lastRenew + renewDeadline unless a renew lands first: our own timer, not the request's. */
+  private armDeadline(): void {
+    this.clearDeadline();
+    const ms = this.lastRenew + this.o.renewDeadlineMs - this.o.now();
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineTimer = undefined;
+      if (!this.leading) return;
+      this.log.warn({ sinceRenewMs: this.o.now() - this.lastRenew, renewDeadlineMs: this.o.renewDeadlineMs }, 'could not renew the lease in time');
+      this.setLeading(false);
+    }, Math.max(0, ms));
   }
 
   private setLeading(v: boolean): void {
@@ -125,33 +166,53 @@ export class LeaderElector {
 
   private async tick(): Promise<void> {
     const now = this.o.now();
+    const attempt = ++this.attempt;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.o.renewDeadlineMs)));
     try {
-      const ok = await this.tryAcquireOrRenew(now);
-      if (ok) {
+      const ok = await Promise.race([this.tryAcquireOrRenew(now, attempt), timedOut]);
+      if (ok === 'timeout') {
+        // Abandon it: a newer attempt bumps `attempt`, so this one's late answer changes nothing.
+        this.attempt++;
+        this.log.debug({ afterMs: this.o.renewDeadlineMs }, 'lease request did not answer; abandoned');
+      } else if (ok) {
+        // Renewed at `now` (when the attempt started): lead only if that is still within the deadline.
         this.lastRenew = now;
-        this.setLeading(true);
-      } else if (this.leading && (this.observed?.holder !== this.o.identity || now - this.lastRenew >= this.o.renewDeadlineMs)) {
+        if (this.o.now() - now < this.o.renewDeadlineMs) {
+          this.setLeading(true);
+          this.armDeadline();
+        }
+      } else if (this.leading && this.observed?.holder !== this.o.identity) {
         this.setLeading(false);
       }
     } catch (err) {
-      this.log.debug({ err }, 'lease acquire/renew failed');
-      if (this.leading && this.o.now() - this.lastRenew >= this.o.renewDeadlineMs) {
-        this.log.warn({ err, sinceRenewMs: this.o.now() - this.lastRenew }, 'could not renew the lease in time');
-        this.setLeading(false);
-      }
+      if (!(err instanceof AbandonedAttempt)) this.log.debug({ err }, 'lease acquire/renew failed');
+    } finally {
+      clearTimeout(timer);
     }
+    // The deadline timer demotes even when no attempt returns; this covers a clock that jumped.
+    if (this.leading && this.o.now() - this.lastRenew >= this.o.renewDeadlineMs) {
+      this.log.warn({ sinceRenewMs: this.o.now() - this.lastRenew }, 'could not renew the lease in time');
+      this.setLeading(false);
+    }
+    if (!this.leading) this.clearDeadline();
   }
 
-  private async tryAcquireOrRenew(now: number): Promise<boolean> {
+  private async tryAcquireOrRenew(now: number, attempt: number): Promise<boolean> {
     const { client, namespace, name, identity } = this.o;
     const durS = Math.ceil(this.o.leaseDurationMs / 1000);
     const t = new V1MicroTime(now);
+    const current = () => {
+      if (attempt !== this.attempt) throw new AbandonedAttempt('lease attempt abandoned');
+    };
     const cur = await client.get(namespace, name);
+    current();
     if (!cur) {
       await client.create(namespace, {
         metadata: { name, namespace },
         spec: { holderIdentity: identity, leaseDurationSeconds: durS, acquireTime: t, renewTime: t, leaseTransitions: 0 },
       });
+      current();
       this.observed = { holder: identity, renewTime: t.toISOString(), transitions: 0, rv: undefined };
       this.observedAt = now;
       return true;
@@ -182,6 +243,7 @@ export class LeaderElector {
       },
     };
     const res = await client.replace(namespace, name, next);
+    current();
     if (!mine) this.log.info({ previous: rec.holder || undefined }, 'lease acquired');
     this.observed = { holder: identity, renewTime: t.toISOString(), transitions: next.spec?.leaseTransitions ?? 0, rv: res.metadata?.resourceVersion };
     this.observedAt = now;

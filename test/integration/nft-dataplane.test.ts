@@ -19,7 +19,7 @@ test('nft: golden scripts are accepted by the real binary (nft -c -f)', { skip }
 const vs = (backends: string[]): VirtualServer => ({
   vip: '10.100.0.10', protocol: 'TCP', port: 80, family: 'IPv4', scheduler: 'mh', schedulerFlags: [],
   persistenceSeconds: 0, forwarding: 'nat', services: ['default/web'],
-  realServers: backends.map((address) => ({ address, port: 8080, weight: 1 })),
+  realServers: backends.map((address) => ({ address, port: 8080, weight: 1, nodeName: 'node' })),
 });
 
 test('nft DNAT: real TCP through the node to two backends; idempotent; element-level update; foreign table survives', { skip }, async (t) => {
@@ -47,7 +47,7 @@ test('nft DNAT: real TCP through the node to two backends; idempotent; element-l
   await lab.exec('node', ['nft', 'add', 'table', 'inet', 'foreign']);
   await lab.exec('node', ['nft', 'add', 'chain', 'inet', 'foreign', 'c']);
 
-  const dp = new NftDataPlane({ run, logger: silentLogger(), netns: lab.ns('node'), buckets: 31 });
+  const dp = new NftDataPlane({ run, logger: silentLogger(), nodeName: 'node', netns: lab.ns('node'), buckets: 31 });
   const desired = [vs(['10.0.0.21', '10.0.0.22'])];
   assert.equal((await dp.sync(desired)).mode, 'full');
   const again = await dp.sync(desired);

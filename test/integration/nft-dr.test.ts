@@ -48,7 +48,7 @@ test('nft DR: replies bypass the node; the same flow reaches the same backend th
   }];
   for (const node of ['node1', 'node2']) {
     const deviceMac = await mac(node);
-    const dp = new NftDataPlane({ run, logger: silentLogger(), netns: lab.ns(node), buckets: 31, drContext: async () => ({ device: 'eth0', deviceMac, backendMacs }) });
+    const dp = new NftDataPlane({ run, logger: silentLogger(), nodeName: node, netns: lab.ns(node), buckets: 31, drContext: async () => ({ device: 'eth0', deviceMac, backendMacs }) });
     assert.equal((await dp.sync(desired)).mode, 'full');
     assert.equal((await dp.sync(desired)).mode, 'noop', `${node}: second pass is a no-op`);
     // an observer (not ours) counting reply packets (from the VIP) that reach the node

@@ -77,3 +77,22 @@ for (const [name, src, re] of bad) {
     assert.throws(() => loadConfig(src), (e: unknown) => e instanceof ConfigError && re.test(e.message));
   });
 }
+
+test('config: lease timings scale with the lease duration and must satisfy lease > renew deadline > retry period', () => {
+  const base = ['--node-name=n', '--bgp.asn=65001'];
+  const d = loadConfig({ argv: base }).ipam;
+  assert.deepEqual([d.leaseDurationMs, d.renewDeadlineMs, d.retryPeriodMs], [15_000, 10_000, 2_000]);
+  const short = loadConfig({ argv: [...base, '--ipam.lease-duration=3s'] }).ipam;
+  assert.deepEqual([short.leaseDurationMs, short.renewDeadlineMs, short.retryPeriodMs], [3_000, 2_000, 400]);
+  const explicit = loadConfig({ argv: [...base, '--ipam.lease-duration=20s', '--ipam.renew-deadline=12s', '--ipam.retry-period=1s'] }).ipam;
+  assert.deepEqual([explicit.leaseDurationMs, explicit.renewDeadlineMs, explicit.retryPeriodMs], [20_000, 12_000, 1_000]);
+  const bad: [string[], RegExp][] = [
+    [['--ipam.lease-duration=10s', '--ipam.renew-deadline=10s'], /^--ipam\.lease-duration: must be longer than --ipam\.renew-deadline/],
+    [['--ipam.renew-deadline=20s'], /^--ipam\.lease-duration: must be longer than --ipam\.renew-deadline \(15000 ms <= 20000 ms\)/],
+    [['--ipam.renew-deadline=2s', '--ipam.retry-period=2s'], /^--ipam\.renew-deadline: must be longer than --ipam\.retry-period/],
+    [['--ipam.retry-period=0s'], /^--ipam\.retry-period: must be positive/],
+  ];
+  for (const [argv, re] of bad) {
+    assert.throws(() => loadConfig({ argv: [...base, ...argv] }), (err: unknown) => err instanceof ConfigError && re.test(err.message), argv.join(' '));
+  }
+});

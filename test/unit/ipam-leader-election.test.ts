@@ -7,7 +7,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Lease } from '@kubernetes/client-node';
-import { LeaderElector, LeaseConflictError, type LeaseClient } from '../../src/k8s/leader-election.js';
+import { LeaderElector, LeaseConflictError, validateLeaseTimings, type LeaseClient } from '../../src/k8s/leader-election.js';
+import { ConfigError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { sleep } from '../../src/util/wait.js';
 
@@ -36,6 +37,33 @@ class FakeLeases implements LeaseClient {
   }
   holder(): string | undefined {
     return this.lease?.spec?.holderIdentity;
+  }
+}
+
+/** One candidate's connection to the store; while `hang` is set its requests never answer (a frozen API server). */
+class HangingClient implements LeaseClient {
+  hang = false;
+  private readonly hung: (() => void)[] = [];
+  constructor(private readonly store: LeaseClient) {}
+  private async gate(): Promise<void> {
+    if (this.hang) await new Promise<void>((r) => this.hung.push(r));
+  }
+  /** The server thaws: each hung request then runs against the store as it is now. */
+  thaw(): void {
+    this.hang = false;
+    for (const r of this.hung.splice(0)) r();
+  }
+  async get(ns: string, n: string): Promise<V1Lease | undefined> {
+    await this.gate();
+    return this.store.get(ns, n);
+  }
+  async create(ns: string, l: V1Lease): Promise<V1Lease> {
+    await this.gate();
+    return this.store.create(ns, l);
+  }
+  async replace(ns: string, n: string, l: V1Lease): Promise<V1Lease> {
+    await this.gate();
+    return this.store.replace(ns, n, l);
   }
 }
 
@@ -120,5 +148,92 @@ describe('LeaderElector', () => {
     await sleep(200);
     assert.ok(a.isLeader);
     assert.deepEqual(log, ['+a', '-a', '+a']);
+  });
+
+  it('a renew that hangs: the leader demotes on its own timer before a successor can take the lease; late answers do not make it leader again', async (t) => {
+    const store = new FakeLeases();
+    // Only a's requests hang (its connection to a frozen API server); b reaches the store.
+    const aConn = new HangingClient(store);
+    const log: string[] = [];
+    const a = candidate(aConn, 'a', log);
+    let aLeadingWhenBStarted: boolean | undefined;
+    const b = new LeaderElector({
+      client: store, namespace: 'ns', name: 'l', identity: 'b', logger: silentLogger(), leaseDurationMs: 1_000, renewDeadlineMs: 700, retryPeriodMs: 50,
+      onStartedLeading: () => {
+        aLeadingWhenBStarted ??= a.isLeader;
+        log.push('+b');
+      },
+      onStoppedLeading: () => log.push('-b'),
+    });
+    t.after(async () => {
+      aConn.thaw();
+      await Promise.all([a.stop(), b.stop()]);
+    });
+    a.start();
+    await sleep(150);
+    assert.ok(a.isLeader);
+    b.start();
+    aConn.hang = true;
+    const t0 = Date.now();
+    while (!b.isLeader && Date.now() - t0 < 5_000) await sleep(5);
+    assert.ok(b.isLeader, 'b never took over');
+    assert.equal(aLeadingWhenBStarted, false, 'a still acted as leader when b took the lease');
+    // The hung requests now answer late: that must not make a leader again on a stale renew.
+    aConn.thaw();
+    await sleep(300);
+    assert.equal(a.isLeader, false);
+    assert.deepEqual(log, ['+a', '-a', '+b']);
+  });
+
+  it('a renew that hangs, alone: demoted, and leading again once the API answers', async (t) => {
+    const store = new FakeLeases();
+    const conn = new HangingClient(store);
+    const log: string[] = [];
+    const a = candidate(conn, 'a', log);
+    t.after(() => {
+      conn.thaw();
+      return a.stop();
+    });
+    a.start();
+    await sleep(150);
+    assert.ok(a.isLeader);
+    conn.hang = true;
+    const t0 = Date.now();
+    while (a.isLeader && Date.now() - t0 < 5_000) await sleep(5);
+    assert.equal(a.isLeader, false, 'still leading with every renew hanging');
+    conn.thaw();
+    const t1 = Date.now();
+    while (!a.isLeader && Date.now() - t1 < 5_000) await sleep(5);
+    assert.ok(a.isLeader, 'did not lead again once the API answered');
+    assert.deepEqual(log, ['+a', '-a', '+a']);
+  });
+
+  it('stop() returns even when the release request hangs', async () => {
+    const conn = new HangingClient(new FakeLeases());
+    const a = candidate(conn, 'a', []);
+    a.start();
+    await sleep(150);
+    assert.ok(a.isLeader);
+    conn.hang = true;
+    await a.stop();
+    assert.equal(a.isLeader, false);
+    conn.thaw();
+  });
+
+  it('timings: lease duration > renew deadline > retry period > 0, else a ConfigError naming the setting', () => {
+    validateLeaseTimings({ leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
+    const cases: [number, number, number, RegExp][] = [
+      [10_000, 10_000, 2_000, /^lease duration: must be longer than the renew deadline/],
+      [5_000, 10_000, 2_000, /^lease duration: /],
+      [15_000, 2_000, 2_000, /^renew deadline: must be longer than the retry period/],
+      [15_000, 10_000, 0, /^retry period: must be positive/],
+    ];
+    for (const [leaseDurationMs, renewDeadlineMs, retryPeriodMs, re] of cases) {
+      assert.throws(() => validateLeaseTimings({ leaseDurationMs, renewDeadlineMs, retryPeriodMs }), (err: unknown) => err instanceof ConfigError && re.test(err.message), `${leaseDurationMs}/${renewDeadlineMs}/${retryPeriodMs}`);
+    }
+    assert.throws(
+      () => new LeaderElector({ client: new FakeLeases(), namespace: 'n', name: 'l', identity: 'a', logger: silentLogger(), leaseDurationMs: 1_000, renewDeadlineMs: 2_000, onStartedLeading: () => undefined, onStoppedLeading: () => undefined }),
+      ConfigError,
+    );
   });
 });

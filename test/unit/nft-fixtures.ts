@@ -5,15 +5,18 @@ const base = { scheduler: 'mh', schedulerFlags: [], persistenceSeconds: 0, servi
 
 export const fixtureVs: VirtualServer[] = [
   { ...base, vip: '10.100.0.10', protocol: 'TCP', port: 80, family: 'IPv4', forwarding: 'nat',
-    realServers: [ { address: '10.0.0.21', port: 8080, weight: 1 }, { address: '10.0.0.22', port: 8080, weight: 2 }, { address: '10.0.0.23', port: 8080, weight: 0 } ] },
+    realServers: [ { address: '10.0.0.21', port: 8080, weight: 1, nodeName: 'node1' }, { address: '10.0.0.22', port: 8080, weight: 2, nodeName: 'node2' }, { address: '10.0.0.23', port: 8080, weight: 0, nodeName: 'node3' } ] },
   { ...base, vip: '10.100.0.10', protocol: 'UDP', port: 53, family: 'IPv4', forwarding: 'nat', persistenceSeconds: 10800,
-    realServers: [ { address: '10.0.0.21', port: 53, weight: 1 } ] },
+    realServers: [ { address: '10.0.0.21', port: 53, weight: 1, nodeName: 'node1' } ] },
   { ...base, vip: '2001:db8::10', protocol: 'TCP', port: 443, family: 'IPv6', forwarding: 'nat',
-    realServers: [ { address: '2001:db8:1::21', port: 8443, weight: 1 }, { address: '2001:db8:1::22', port: 8443, weight: 1 } ] },
+    realServers: [ { address: '2001:db8:1::21', port: 8443, weight: 1, nodeName: 'node1' }, { address: '2001:db8:1::22', port: 8443, weight: 1 } ] },
   { ...base, vip: '10.100.0.20', protocol: 'TCP', port: 80, family: 'IPv4', forwarding: 'dr',
     realServers: [ { address: '10.0.0.21', port: 80, weight: 1 }, { address: '10.0.0.22', port: 80, weight: 1 } ] },
   { ...base, vip: '10.100.0.30', protocol: 'TCP', port: 80, family: 'IPv4', forwarding: 'nat', realServers: [] },
 ];
+
+/** The node the fixtures are rendered for. */
+export const fixtureNode = 'node1';
 
 export const fixtureDr: DrContext = {
   device: 'eth0',

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { renderNft, vsName, type MaglevFn } from '../../src/dataplane/nft/render.js';
-import { fixtureDr, fixtureVs } from './nft-fixtures.js';
+import { fixtureDr, fixtureNode, fixtureVs } from './nft-fixtures.js';
 
 const golden = (n: string): URL => new URL(`./golden/${n}`, import.meta.url);
 const update = process.env.BGPVS_UPDATE_GOLDEN === '1';
@@ -13,20 +13,20 @@ function checkGolden(name: string, text: string): void {
 }
 
 test('nft render: NAT + DR + IPv6 + affinity matches the golden script (M=7)', () => {
-  const r = renderNft({ virtualServers: fixtureVs, buckets: 7, dr: fixtureDr });
+  const r = renderNft({ virtualServers: fixtureVs, nodeName: fixtureNode, buckets: 7, dr: fixtureDr });
   checkGolden('nft-nat-dr.nft', r.script);
   assert.deepEqual(r.skipped, [{ vip: '10.100.0.30', port: 80, protocol: 'TCP', reason: 'noBackendWithWeight' }]);
 });
 
 test('nft render: without a DR context, DR virtual servers are skipped and the netdev table is removed', () => {
-  const r = renderNft({ virtualServers: fixtureVs, buckets: 7 });
+  const r = renderNft({ virtualServers: fixtureVs, nodeName: fixtureNode, buckets: 7 });
   checkGolden('nft-nat-only.nft', r.script);
   assert.ok(r.skipped.some((s) => s.vip === '10.100.0.20' && s.reason === 'drWithoutDevice'));
 });
 
 test('nft render: deterministic whatever the input order', () => {
-  const a = renderNft({ virtualServers: fixtureVs, buckets: 7, dr: fixtureDr }).script;
-  const b = renderNft({ virtualServers: [...fixtureVs].reverse(), buckets: 7, dr: fixtureDr }).script;
+  const a = renderNft({ virtualServers: fixtureVs, nodeName: fixtureNode, buckets: 7, dr: fixtureDr }).script;
+  const b = renderNft({ virtualServers: [...fixtureVs].reverse(), nodeName: fixtureNode, buckets: 7, dr: fixtureDr }).script;
   assert.equal(a, b);
 });
 
@@ -36,7 +36,7 @@ test('nft render: the injected Maglev function decides every bucket; weight-0 ba
     calls.push(bs);
     return Array.from({ length: size }, (_, i) => i % bs.length);
   };
-  const r = renderNft({ virtualServers: [fixtureVs[0]!], buckets: 5, maglev: fake });
+  const r = renderNft({ virtualServers: [fixtureVs[0]!], nodeName: fixtureNode, buckets: 5, maglev: fake });
   assert.deepEqual(calls, [[{ id: '10.0.0.21:8080', weight: 1 }, { id: '10.0.0.22:8080', weight: 2 }]]);
   const m = r.maps.find((x) => x.name === 'nat4-tcp-10.100.0.10-80');
   assert.deepEqual(m?.elements.map(([, v]) => v), ['10.0.0.21 . 8080', '10.0.0.22 . 8080', '10.0.0.21 . 8080', '10.0.0.22 . 8080', '10.0.0.21 . 8080']);
@@ -45,4 +45,35 @@ test('nft render: the injected Maglev function decides every bucket; weight-0 ba
 test('nft render: names per VIP:port:proto, IPv6 expanded with dots', () => {
   assert.equal(vsName('nat', { vip: '10.1.2.3', protocol: 'UDP', port: 53 }), 'nat4-udp-10.1.2.3-53');
   assert.equal(vsName('dr', { vip: '2001:db8::1', protocol: 'TCP', port: 80 }), 'dr6-tcp-2001.db8.0.0.0.0.0.1-80');
+});
+
+test('nft render: Cluster with remote real servers marks for masquerade; only-local (Local policy) never does', () => {
+  const base = { protocol: 'TCP', family: 'IPv4', scheduler: 'mh', schedulerFlags: [], persistenceSeconds: 0, forwarding: 'nat', services: ['x/y'] } as const;
+  const r = renderNft({
+    nodeName: 'a',
+    buckets: 5,
+    virtualServers: [
+      // Cluster: one local, one remote, one with no node (unknown → remote), a drained remote one (no traffic, not in the set)
+      { ...base, vip: '10.100.0.1', port: 80, realServers: [
+        { address: '10.244.1.5', port: 80, weight: 1, nodeName: 'a' },
+        { address: '10.244.2.5', port: 80, weight: 1, nodeName: 'b' },
+        { address: '192.0.2.7', port: 80, weight: 1 },
+        { address: '10.244.3.5', port: 80, weight: 0, nodeName: 'c' },
+      ] },
+      // what the builder gives a Local-policy Service: this node's endpoints only
+      { ...base, vip: '10.100.0.2', port: 80, realServers: [{ address: '10.244.1.6', port: 80, weight: 1, nodeName: 'a' }] },
+      { ...base, vip: '2001:db8::1', family: 'IPv6', port: 80, realServers: [{ address: '2001:db8:2::5', port: 80, weight: 1, nodeName: 'b' }] },
+    ],
+  });
+  const chain = (n: string): string => r.script.split('\n').find((l, i, all) => all[i - 1]?.trim() === `chain ${n} {`) ?? '';
+  assert.match(chain('nat4-tcp-10.100.0.1-80'), /meta mark set meta mark \| 0x00001000 dnat ip to/);
+  assert.doesNotMatch(chain('nat4-tcp-10.100.0.2-80'), /mark/, 'local-only virtual server keeps the client address');
+  assert.match(chain('nat6-tcp-2001.db8.0.0.0.0.0.1-80'), /meta mark set meta mark \| 0x00001000 dnat ip6 to/);
+  const set = (n: string) => r.maps.find((m) => m.name === n)?.elements.map(([k]) => k);
+  assert.deepEqual(set('remote4'), ['10.244.2.5', '192.0.2.7']);
+  assert.deepEqual(set('remote6'), ['2001:db8:2::5']);
+  assert.match(r.script, /type nat hook postrouting priority srcnat;[^}]*meta mark & 0x00001000 == 0x00000000 return\n\s*meta mark set meta mark & 0xffffefff\n\s*ip daddr @remote4 masquerade\n\s*ip6 daddr @remote6 masquerade/);
+  const other = renderNft({ nodeName: 'b', buckets: 5, masqMark: 0x20000, virtualServers: [{ ...base, vip: '10.100.0.1', port: 80, realServers: [{ address: '10.244.2.5', port: 80, weight: 1, nodeName: 'b' }] }] });
+  assert.doesNotMatch(other.script, /meta mark set meta mark \|/, 'the endpoint is local on node b');
+  assert.match(other.script, /meta mark & 0x00020000 == 0x00000000 return/);
 });

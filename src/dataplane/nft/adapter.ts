@@ -8,11 +8,15 @@ import type { Logger } from 'pino';
 import type { Runner } from '../../exec/run.js';
 import type { VirtualServer } from '../../model/types.js';
 import type { DataPlane, SyncResult } from '../types.js';
-import { DR_TABLE, NAT_TABLE, renderNft, type DrContext, type MaglevFn, type MapModel } from './render.js';
+import { DR_TABLE, NAT_TABLE, elementText, renderNft, type DrContext, type MaglevFn, type MapModel } from './render.js';
 
 export interface NftDataPlaneOptions {
   run: Runner;
   logger: Logger;
+  /** This node's name: real servers on other nodes get SNAT (Cluster policy). */
+  nodeName: string;
+  /** Mark bit for masquerading (default DEFAULT_MASQ_MARK). */
+  masqMark?: number;
   /** Network namespace to act in (tests, bench). */
   netns?: string;
   buckets?: number;
@@ -21,7 +25,10 @@ export interface NftDataPlaneOptions {
   drContext?: (desired: readonly VirtualServer[]) => Promise<DrContext | undefined>;
 }
 
-/** Kernel view of our tables: map name → chain names and elements. */
+/**
+ * Kernel view of our tables: chains (`table/name`, with `+masq` when a rule sets a mark) and
+ * maps/sets with their elements (a set's values are '').
+ */
 export interface KernelState {
   chains: Set<string>;
   maps: Map<string, { table: 'inet' | 'netdev'; elements: Map<string, string> }>;
@@ -47,12 +54,18 @@ export function parseNftJson(text: string, into: KernelState, table: 'inet' | 'n
   const doc = JSON.parse(text) as { nftables?: Record<string, unknown>[] };
   for (const item of doc.nftables ?? []) {
     if (item.chain) into.chains.add(`${table}/${(item.chain as { name: string }).name}`);
-    const m = item.map as { name: string; elem?: unknown[] } | undefined;
+    const r = item.rule as { chain: string; expr?: Record<string, unknown>[] } | undefined;
+    const setsMark = (x: Record<string, unknown>): boolean => (x.mangle as { key?: { meta?: { key?: string } } } | undefined)?.key?.meta?.key === 'mark';
+    if (r?.expr?.some(setsMark) && r.chain !== 'postrouting') into.chains.add(`${table}/${r.chain}+masq`);
+    const m = (item.map ?? item.set) as { name: string; elem?: unknown[] } | undefined;
     if (m) {
       const elements = new Map<string, string>();
       for (const e of m.elem ?? []) {
-        const [k, v] = e as [unknown, unknown];
-        elements.set(jsonValueText(k), jsonValueText(v));
+        if (item.set) elements.set(jsonValueText(e), '');
+        else {
+          const [k, v] = e as [unknown, unknown];
+          elements.set(jsonValueText(k), jsonValueText(v));
+        }
       }
       into.maps.set(`${table}/${m.name}`, { table, elements });
     }
@@ -78,19 +91,22 @@ export function elementOps(cur: KernelState, maps: readonly MapModel[], chains: 
     const add = m.elements.filter(([k, v]) => have.get(k) !== v);
     const t = tableName(m.table);
     if (del.length) ops.push(`delete element ${t} ${m.name} { ${del.join(', ')} }`);
-    if (add.length) ops.push(`add element ${t} ${m.name} { ${add.map(([k, v]) => `${k} : ${v}`).join(', ')} }`);
+    if (add.length) ops.push(`add element ${t} ${m.name} { ${add.map(elementText).join(', ')} }`);
   }
   return ops;
 }
 
-/** Chain names a render defines (`table/name`), read from its script. */
+/** Chain names a render defines (`table/name`, and `table/name+masq` when it marks), read from its script. */
 function renderedChains(script: string): string[] {
   const out: string[] = [];
   let table: 'inet' | 'netdev' = 'inet';
+  let chain = '';
   for (const line of script.split('\n')) {
     if (line.startsWith('table netdev')) table = 'netdev';
     const m = /^ {2}chain (\S+) \{/.exec(line);
-    if (m) out.push(`${table}/${m[1]}`);
+    if (m) out.push((chain = `${table}/${m[1]}`));
+    else if (chain && line.includes(' meta mark set meta mark | ')) out.push(`${chain}+masq`);
+    if (line === '  }') chain = '';
   }
   return out;
 }
@@ -119,7 +135,14 @@ export class NftDataPlane implements DataPlane {
 
   async sync(desired: readonly VirtualServer[]): Promise<SyncResult> {
     const dr = this.opts.drContext ? await this.opts.drContext(desired) : undefined;
-    const r = renderNft({ virtualServers: desired, buckets: this.opts.buckets, maglev: this.opts.maglev, dr });
+    const r = renderNft({
+      virtualServers: desired,
+      nodeName: this.opts.nodeName,
+      masqMark: this.opts.masqMark,
+      buckets: this.opts.buckets,
+      maglev: this.opts.maglev,
+      dr,
+    });
     const cur = await this.readKernel();
     const ops = elementOps(cur, r.maps, renderedChains(r.script));
     if (ops && ops.length === 0) {
@@ -141,6 +164,7 @@ export class NftDataPlane implements DataPlane {
     const st = await this.readKernel();
     const out: VirtualServer[] = [];
     for (const [key, m] of st.maps) {
+      if (key === 'inet/remote4' || key === 'inet/remote6') continue;
       const mm = /^(inet|netdev)\/(nat|dr)([46])-(tcp|udp|sctp)-(.+)-(\d+)$/.exec(key);
       if (!mm) continue;
       const v6 = mm[3] === '6';

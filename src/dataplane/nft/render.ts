@@ -5,6 +5,12 @@
  * per-virtual-server chain) and, per virtual server, a Maglev bucket map
  * (bucket → backend addr . port) read with `jhash <flow> mod M` and a fixed seed, so every
  * node loading the same table sends a flow to the same backend.
+ * Cluster policy: a virtual server whose real servers include one on another node (its
+ * `nodeName` is not this node's, or unknown) sets our mark bit before DNAT; the postrouting
+ * chain masquerades marked packets whose new destination is in `remote4`/`remote6` (the
+ * addresses of real servers on other nodes), as kube-proxy does, so the reply comes back
+ * through this node to be un-NATed. Local policy never marks: the builder gives a Local
+ * virtual server only this node's endpoints, so the backend sees the client's address.
  * DR: `table netdev bgpvs_dr`, an ingress chain on the uplink matching frames addressed to
  * the node's MAC (so bridge-flooded copies are not forwarded twice), rewriting the
  * destination MAC through a Maglev bucket map and `fwd`ing out of the same device.
@@ -19,6 +25,12 @@ export const DR_TABLE = 'bgpvs_dr';
 export const HASH_SEED = 0xb9f5;
 /** Buckets per virtual server (prime). Small on purpose: see the bench notes. */
 export const DEFAULT_BUCKETS = 251;
+/**
+ * Packet mark bit meaning "DNATed by bgpvs for a Cluster-policy virtual server": set in the
+ * virtual server's chain, read and cleared in postrouting. Outside kube-proxy's 0x4000/0x8000,
+ * Cilium's 0x0f00 and Calico's default 0xffff0000.
+ */
+export const DEFAULT_MASQ_MARK = 0x1000;
 
 export type MaglevFn = (backends: { id: string; weight: number }[], size: number) => number[];
 
@@ -40,6 +52,10 @@ export interface DrContext {
 
 export interface RenderInput {
   virtualServers: readonly VirtualServer[];
+  /** This node: a real server whose `nodeName` differs (or is unknown) is remote and gets SNAT. */
+  nodeName: string;
+  /** Mark bit for masquerading (default DEFAULT_MASQ_MARK). */
+  masqMark?: number;
   buckets?: number;
   maglev?: MaglevFn;
   dr?: DrContext;
@@ -52,9 +68,13 @@ export interface Skipped {
   reason: string;
 }
 
-/** A map's declaration and its elements (key text → value text), both in render order. */
+/**
+ * A map's (or set's) declaration and its elements (key text → value text; a set's values are
+ * ''), both in render order.
+ */
 export interface MapModel {
   table: 'inet' | 'netdev';
+  kind?: 'map' | 'set';
   name: string;
   decl: string;
   elements: [string, string][];
@@ -67,6 +87,11 @@ export interface RenderResult {
 }
 
 const proto = (p: Protocol): string => p.toLowerCase();
+
+function cmpBytes(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
 
 /** nft identifier for a virtual server: kind-family-proto-vip-port (IPv6 colons → dots, expanded). */
 export function vsName(kind: 'nat' | 'dr', vs: { vip: string; protocol: Protocol; port: number }): string {
@@ -89,19 +114,26 @@ function hashExpr(vs: VirtualServer, m: number): string {
   return `jhash ${fields} mod ${m} seed 0x${HASH_SEED.toString(16)}`;
 }
 
+/** Element text as nft writes it: `key : value` in a map, `key` in a set. */
+export const elementText = ([k, v]: readonly [string, string]): string => (v === '' ? k : `${k} : ${v}`);
+
 function elementsBlock(els: readonly [string, string][], indent: string): string {
   if (els.length === 0) return '';
-  return `${indent}elements = {\n${els.map(([k, v]) => `${indent}  ${k} : ${v}`).join(',\n')}\n${indent}}\n`;
+  return `${indent}elements = {\n${els.map((e) => `${indent}  ${elementText(e)}`).join(',\n')}\n${indent}}\n`;
 }
 
 function renderMap(m: MapModel): string {
-  return `  map ${m.name} {\n    ${m.decl}\n${elementsBlock(m.elements, '    ')}  }\n`;
+  return `  ${m.kind ?? 'map'} ${m.name} {\n    ${m.decl}\n${elementsBlock(m.elements, '    ')}  }\n`;
 }
+
+const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
 /** Render the whole desired state. Output is deterministic (sorted by family, VIP, proto, port). */
 export function renderNft(input: RenderInput): RenderResult {
   const m = input.buckets ?? DEFAULT_BUCKETS;
   const mg = input.maglev ?? maglev;
+  const mark = hex(input.masqMark ?? DEFAULT_MASQ_MARK);
+  const remote: Record<'4' | '6', Set<string>> = { '4': new Set(), '6': new Set() };
   const skipped: Skipped[] = [];
   const vss = [...input.virtualServers].sort(byKey);
   const natMaps: MapModel[] = [];
@@ -161,7 +193,10 @@ export function renderNft(input: RenderInput): RenderResult {
       decl: `typeof numgen inc mod 2 : ${l3} daddr . ${p} dport`,
       elements: slots.flatMap((s, b) => (s < 0 ? [] : [[String(b), `${live[s]!.address} . ${live[s]!.port}`] as [string, string]])),
     });
-    natChains.push(`  chain ${name} {\n    meta l4proto ${p} dnat ${l3} to ${hashExpr(vs, m)} map @${name}\n  }\n`);
+    const far = live.filter((r) => r.nodeName !== input.nodeName);
+    for (const r of far) remote[f].add(r.address);
+    const markStmt = far.length > 0 ? `meta mark set meta mark | ${mark} ` : '';
+    natChains.push(`  chain ${name} {\n    meta l4proto ${p} ${markStmt}dnat ${l3} to ${hashExpr(vs, m)} map @${name}\n  }\n`);
     disp[f].push([dispKey, `goto ${name}`]);
   }
 
@@ -169,13 +204,22 @@ export function renderNft(input: RenderInput): RenderResult {
     { table: tbl, name: `${prefix}4`, decl: 'type ipv4_addr . inet_proto . inet_service : verdict', elements: d['4'] },
     { table: tbl, name: `${prefix}6`, decl: 'type ipv6_addr . inet_proto . inet_service : verdict', elements: d['6'] },
   ];
-  const natAll = [...dispMaps('inet', 'svc', disp), ...natMaps];
+  const sortAddrs = (xs: Set<string>): [string, string][] =>
+    [...xs].map((a) => ipaddr.parse(a)).sort((a, b) => cmpBytes(a.toByteArray(), b.toByteArray())).map((a) => [a.toString(), ''] as [string, string]);
+  const remoteSets: MapModel[] = [
+    { table: 'inet', kind: 'set', name: 'remote4', decl: 'type ipv4_addr', elements: sortAddrs(remote['4']) },
+    { table: 'inet', kind: 'set', name: 'remote6', decl: 'type ipv6_addr', elements: sortAddrs(remote['6']) },
+  ];
+  const natAll = [...dispMaps('inet', 'svc', disp), ...remoteSets, ...natMaps];
   let s = `# bgpvs: generated, do not edit\ntable inet ${NAT_TABLE} {}\ndelete table inet ${NAT_TABLE}\ntable inet ${NAT_TABLE} {\n`;
   s += natAll.map(renderMap).join('');
   s += natChains.join('');
   s +=
     '  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n' +
-    '    ip daddr . meta l4proto . th dport vmap @svc4\n    ip6 daddr . meta l4proto . th dport vmap @svc6\n  }\n}\n';
+    '    ip daddr . meta l4proto . th dport vmap @svc4\n    ip6 daddr . meta l4proto . th dport vmap @svc6\n  }\n' +
+    '  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n' +
+    `    meta mark & ${mark} == 0x00000000 return\n    meta mark set meta mark & ${hex(~(input.masqMark ?? DEFAULT_MASQ_MARK) >>> 0)}\n` +
+    '    ip daddr @remote4 masquerade\n    ip6 daddr @remote6 masquerade\n  }\n}\n';
   const drAll: MapModel[] = [];
   s += `table netdev ${DR_TABLE} {}\ndelete table netdev ${DR_TABLE}\n`;
   if (input.dr) {
