@@ -148,7 +148,7 @@ export async function checkFrrConfig(rendered: RenderedFrrConfig, run: Runner = 
         allowFailure: true,
         timeoutMs: 10_000,
       });
-      const bad = `${res.stdout}\n${res.stderr}`.split('\n').filter((l) => /No such command|Unknown command|Command incomplete|Ambiguous command|configuration file|Error on config/i.test(l));
+      const bad = `${res.stdout}\n${res.stderr}`.split('\n').filter((l) => /No such command|Unknown command|Command incomplete|returned Incomplete|Ambiguous command|configuration file|Error on config/i.test(l));
       if (res.exitCode !== 0) bad.push(`${daemon} -C exited ${res.exitCode}`);
       errors.push(...bad.map((l) => `${daemon}: ${l.trim()}`));
     }
