@@ -3,6 +3,13 @@
  * across them (multipath-relax: every node has its own AS), BFD at 100 ms × 3. The same text
  * is committed under lab/routers/ for containerlab (one integrated file there), and a unit
  * test keeps the two equal.
+ *
+ * Weighted ECMP needs no line: FRR weights multipath next hops by the link-bandwidth
+ * extended community whenever every path carries one, and falls back to plain ECMP when one
+ * does not. `bgp bestpath bandwidth` only changes that (`ignore | skip-missing |
+ * default-weight-for-missing`; FRR 8.4 rejects the bare command as incomplete), and the
+ * default is the safe one for bgpvs: a node whose path lacks it (weighting off, or an older
+ * agent) still gets an equal share rather than none.
  */
 import type { FrrConfig } from '../rig/frr-router.js';
 import { renderFrrConfig } from '../rig/frr-router.js';
@@ -31,5 +38,10 @@ export function labRouterConfig(topo: LabTopology, routerName: string): FrrConfi
 /** One integrated file (containerlab's FRR image loads it with vtysh). */
 export function labRouterConfigFile(topo: LabTopology, routerName: string): string {
   const r = renderFrrConfig(labRouterConfig(topo, routerName));
-  return `! Generated from lab/bgpvs.clab.yml by src/lab/router-config.ts; test/unit/lab-router-config.test.ts keeps it in step.\n${r.frr}${r.bfdd}`;
+  const header = [
+    '! Generated from lab/bgpvs.clab.yml by src/lab/router-config.ts; test/unit/lab-router-config.test.ts keeps it in step.',
+    '! Weighted ECMP: FRR weights the next hops by the link-bandwidth community bgpvs sends, with no line needed',
+    '! (plain ECMP when a path lacks it); `bgp bestpath bandwidth ignore` would turn it off.',
+  ];
+  return `${header.join('\n')}\n${r.frr}${r.bfdd}`;
 }

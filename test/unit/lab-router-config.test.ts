@@ -21,3 +21,8 @@ test('lab router config: the file committed for containerlab is the rendered con
   const committed = readFileSync(new URL('../../lab/routers/router1/frr.conf', import.meta.url), 'utf8');
   assert.equal(committed, labRouterConfigFile(topo, 'router1'), 'regenerate lab/routers/router1/frr.conf from labRouterConfigFile()');
 });
+
+test('lab router config: weighted ECMP stays on (FRR honours link-bandwidth unless told `bgp bestpath bandwidth ignore`)', () => {
+  assert.equal(labRouterConfig(topo, 'router1').bandwidth, undefined);
+  assert.doesNotMatch(labRouterConfigFile(topo, 'router1'), /^\s*bgp bestpath bandwidth/m);
+});
