@@ -188,14 +188,35 @@ export class GobgpdSupervisor {
     while (this.recovering) await this.recovering;
   }
 
+  /** True when no recovery runs, or it ended within `ms`. */
+  private async settledWithin(ms: number): Promise<boolean> {
+    if (!this.recovering) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    try {
+      return await Promise.race([this.settled().then(() => true as const), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /**
    * Graceful shutdown: GRACEFUL_SHUTDOWN + lowered local-pref on every path, wait
-   * `drainMs`, withdraw everything, stop BGP, stop the child.
+   * `drainMs`, withdraw everything, stop BGP, stop the child. A recovery still failing after
+   * `settleMs` (gobgpd will not come back) does not hold the shutdown: it is abandoned and
+   * the child stopped without draining, and `stop()` reports that.
    */
-  async stop(opts: { drainMs?: number } = {}): Promise<void> {
+  async stop(opts: { drainMs?: number; settleMs?: number } = {}): Promise<void> {
     const drainMs = opts.drainMs ?? this.d.drainMs ?? 0;
     const errors: unknown[] = [];
-    await this.settled();
+    if (!(await this.settledWithin(opts.settleMs ?? 5_000))) {
+      this.stopping = true;
+      this.watch?.cancel();
+      this.watch = undefined;
+      await this.killChild();
+      this.d.client.close();
+      throw new BgpvsError('gobgpd stop: gobgpd was still being recovered; stopped it without draining or withdrawing');
+    }
     try {
       if (drainMs > 0) {
         await this.d.speaker.drain();

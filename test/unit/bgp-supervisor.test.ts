@@ -127,3 +127,19 @@ test('supervisor: stop drains (65535:0, local-pref 0), then withdraws, stops BGP
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(children.length, 1, 'not respawned after stop');
 });
+
+test('supervisor: stop() does not hang behind a recovery that never succeeds', { timeout: 5000 }, async () => {
+  const { fake, sup, children } = setup();
+  await sup.start();
+  // gobgpd comes back without a working API: every re-apply fails, recovery retries forever.
+  fake.waitReady = async () => {
+    throw new Error('connect ECONNREFUSED');
+  };
+  children[0]!.exit();
+  await waitFor('respawned while recovering', () => (children.length >= 2 ? true : undefined), { timeoutMs: 2000, intervalMs: 5 });
+  await assert.rejects(sup.stop({ settleMs: 50 }), /still being recovered/);
+  const spawned = children.length;
+  assert.ok(children.at(-1)!.signals.includes('SIGTERM'), 'the respawned child is stopped');
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(children.length, spawned, 'no respawn after stop');
+});
