@@ -3,10 +3,9 @@
  */
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { loadConfig } from '../config/config.js';
-import { ConfigError } from '../errors.js';
 import { run } from '../exec/run.js';
 import { detectDataPlane } from '../dataplane/types.js';
-import { NftDataPlane } from '../dataplane/nft/adapter.js';
+import { createDataPlane } from '../dataplane/factory.js';
 import { IpamController } from '../ipam/controller.js';
 import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, parsePools, type IPPoolObject } from '../ipam/pools.js';
 import { createLogger } from '../observability/logger.js';
@@ -31,11 +30,10 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
   for (const p of invalid) logger.error({ pool: p.name, reason: p.reason }, 'IP pool ignored');
 
   const dp = await detectDataPlane({ run }, cfg.dataplane);
-  if (dp !== 'nft') {
-    throw new ConfigError('--dataplane', 'the IPVS data plane is not wired into the agent yet; run with --dataplane=nft');
-  }
-  const dataplane = new NftDataPlane({ run, logger, nodeName: cfg.nodeName });
-  const agent = new Agent({ config: cfg, logger, dataplane, pools: modelPools(pools), kubeConfig: kc });
+  const poolAttrs = modelPools(pools);
+  const dataplane = createDataPlane(dp, { run, logger, nodeName: cfg.nodeName, poolCidrs: poolAttrs.flatMap((p) => p.cidrs), podNetns: cfg.podNetns });
+  logger.info({ dataplane: dp, requested: cfg.dataplane, ...(dp === 'ipvs' ? { podNetns: cfg.podNetns.kind } : {}) }, 'data plane chosen');
+  const agent = new Agent({ config: cfg, logger, dataplane, pools: poolAttrs, kubeConfig: kc });
   const ipam = cfg.ipam.enabled
     ? new IpamController({
         kc,

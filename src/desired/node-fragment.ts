@@ -74,7 +74,7 @@ export function selectRealServers(backends: readonly ViewBackend[]): RealServer[
   for (const b of usable) {
     if (prev && prev.address === b.address && prev.port === b.port) continue;
     prev = b;
-    const node = b.nodeName !== undefined ? { nodeName: b.nodeName } : {};
+    const node = { ...(b.nodeName !== undefined ? { nodeName: b.nodeName } : {}), ...(b.pod !== undefined ? { pod: b.pod } : {}) };
     if (b.ready) out.push({ address: b.address, port: b.port, weight: 1, ...node });
     else out.push({ address: b.address, port: b.port, weight: anyReady ? 0 : 1, ...node, terminating: true });
   }

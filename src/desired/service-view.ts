@@ -28,6 +28,8 @@ export interface ViewBackend {
   /** The targetPort resolved through the slice's ports. */
   port: number;
   nodeName?: string;
+  /** "namespace/name" of the endpoint's targetRef when it is a Pod. */
+  pod?: string;
   ready: boolean;
   serving: boolean;
   terminating: boolean;
@@ -100,7 +102,9 @@ function resolveBackends(name: string, protocol: Protocol, slices: readonly V1En
       // Per the API: unset ready means ready; unset serving means equal to ready.
       const ready = (c.ready ?? true) && !terminating;
       const serving = c.serving ?? c.ready ?? true;
-      out.push({ address: ip.ip, family, port, ...(ep.nodeName ? { nodeName: ep.nodeName } : {}), ready, serving, terminating });
+      const ref = ep.targetRef;
+      const pod = ref?.kind === 'Pod' && ref.name ? { pod: `${ref.namespace ?? slice.metadata?.namespace ?? 'default'}/${ref.name}` } : {};
+      out.push({ address: ip.ip, family, port, ...(ep.nodeName ? { nodeName: ep.nodeName } : {}), ...pod, ready, serving, terminating });
     }
   }
   return out;

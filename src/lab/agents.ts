@@ -20,7 +20,10 @@ export interface LabAgent {
   logFile: string;
 }
 
-export async function startAgents(l: RunningLab, opts: { dir: string; routerAddress?: string; routerAsn?: number } = { dir: '' }): Promise<LabAgent[]> {
+export async function startAgents(
+  l: RunningLab,
+  opts: { dir: string; routerAddress?: string; routerAsn?: number; dataplane?: 'nft' | 'ipvs'; extraArgs?: readonly string[] } = { dir: '' },
+): Promise<LabAgent[]> {
   const kubeconfig = await l.cluster.agentKubeconfig();
   const router = l.topo.nodes.find((n) => n.role === 'router')!;
   const peers = [{ address: opts.routerAddress ?? router.address!, asn: opts.routerAsn ?? router.asn!, bfd: { minRx: '100ms', minTx: '100ms', multiplier: 3 } }];
@@ -35,15 +38,21 @@ export async function startAgents(l: RunningLab, opts: { dir: string; routerAddr
         `--node-address=${n.address}`,
         `--kubeconfig=${kubeconfig}`,
         `--bgp.asn=${n.asn}`,
-        '--dataplane=nft',
+        ...dataplaneArgs(opts.dataplane ?? 'nft', l.cluster.podNetnsFile(n.name)),
         '--metrics-address=127.0.0.1:9254',
         '--bgp.graceful-shutdown=0s',
         `--bgp.peers=${JSON.stringify(peers)}`,
+        ...(opts.extraArgs ?? []),
       ],
       { netns: l.lab.ns(n.name), logFile },
     );
     return { node: n.name, proc, logFile };
   });
+}
+
+/** Agent flags for a data plane: IPVS finds the node's pods through the lab's pod → netns map. */
+export function dataplaneArgs(dataplane: 'nft' | 'ipvs', podNetnsFile: string): string[] {
+  return dataplane === 'ipvs' ? ['--dataplane=ipvs', `--pod-netns=map:${podNetnsFile}`] : ['--dataplane=nft'];
 }
 
 export async function createPool(l: RunningLab, name: string, cidr: string): Promise<void> {

@@ -3,7 +3,7 @@
  * our manifests (CRDs, RBAC, ConfigMap), a Node object per lab node, and pods with their
  * EndpointSlices — everything a kubelet and the endpoint controller would otherwise do.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -102,10 +102,40 @@ export class LabCluster {
     return out;
   }
 
+  /**
+   * The node's pod → network-namespace map (`{"namespace/name": "netns"}`), what the agent's
+   * `--pod-netns=map:PATH` reads to set up DSR inside its local pods; a CRI runtime answers
+   * that question in a cluster.
+   */
+  podNetnsFile(node: string): string {
+    return join(this.dir, `pod-netns-${node}.json`);
+  }
+
+  private readonly podKeys = new Map<string, Map<string, string>>();
+
+  /** Record pods under the Kubernetes namespace their endpoints name them in, before the agents see the slice. */
+  private async mapPods(namespace: string, pods: readonly LabPod[]): Promise<void> {
+    const touched = new Set<string>();
+    for (const p of pods) {
+      let m = this.podKeys.get(p.node);
+      if (!m) this.podKeys.set(p.node, (m = new Map()));
+      const key = `${namespace}/${p.name}`;
+      if (m.get(key) === this.lab.ns(p.ns)) continue;
+      m.set(key, this.lab.ns(p.ns));
+      touched.add(p.node);
+    }
+    for (const node of touched) {
+      const file = this.podNetnsFile(node);
+      await writeFile(`${file}.tmp`, JSON.stringify(Object.fromEntries(this.podKeys.get(node)!), null, 1));
+      await rename(`${file}.tmp`, file);
+    }
+  }
+
   /** Create or replace the EndpointSlice of a Service to list exactly `pods`. */
   async setEndpoints(svc: V1Service, pods: readonly LabPod[], opts: { terminating?: ReadonlySet<string>; notReady?: ReadonlySet<string> } = {}): Promise<void> {
     const ns = svc.metadata!.namespace!;
     const name = svc.metadata!.name!;
+    await this.mapPods(ns, pods);
     const ports = (svc.spec?.ports ?? []).map((p) => ({
       ...(p.name ? { name: p.name } : {}),
       port: typeof p.targetPort === 'number' ? p.targetPort : p.port,

@@ -17,6 +17,8 @@ export interface RealServer {
   weight: number;
   /** Node the endpoint runs on, when known. */
   nodeName?: string;
+  /** The Pod behind the endpoint ("namespace/name", from its targetRef), when known: DSR into pods needs it. */
+  pod?: string;
   /** Set on weight-0 entries kept only so their connections finish. */
   terminating?: boolean;
 }

@@ -6,7 +6,7 @@ import type { Runner } from '../../exec/run.js';
 import type { Logger } from '../../observability/logger.js';
 import type { VirtualServer } from '../../model/types.js';
 import type { DataPlane, SyncResult } from '../types.js';
-import { diffIpvs, type IpvsOp } from './diff.js';
+import { diffIpvs, type IpvsOp, type VipOwnership } from './diff.js';
 import { parseIpvsadmListConns, parseIpvsadmSave, type ActualVirtualServer, type ConnCounts, type IpvsTableState } from './parse.js';
 import { renderIpvsBatch } from './render.js';
 import { requiredIpvsSysctls, type IpvsSysctls } from './sysctls.js';
@@ -15,7 +15,7 @@ export interface IpvsDataPlaneOptions {
   run: Runner;
   logger: Logger;
   /** VIPs bgpvs owns (or a getter, when the set changes between passes). */
-  managedVips: ReadonlySet<string> | (() => ReadonlySet<string>);
+  managedVips: VipOwnership | (() => VipOwnership);
   /** How long a removed real server with connections stays at weight 0. Default 30 s. */
   drainGraceMs?: number;
   /** Clock for draining; default Date.now. */
@@ -38,7 +38,7 @@ export class IpvsDataPlane implements DataPlane {
   readonly name = 'ipvs' as const;
   private readonly run: Runner;
   private readonly log: Logger;
-  private readonly managed: () => ReadonlySet<string>;
+  private readonly managed: () => VipOwnership;
   private readonly graceMs: number;
   private readonly now: () => number;
   private readonly netns: string | undefined;

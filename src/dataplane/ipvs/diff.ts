@@ -5,6 +5,20 @@
  * time has passed. The clock (`nowMs`) and the drain start times are inputs.
  */
 import type { ForwardingMethod, RealServer, VirtualServer, VirtualServerKey } from '../../model/types.js';
+
+/** Which VIPs bgpvs owns: a Set works, so does a predicate over pool CIDRs. */
+export interface VipOwnership {
+  has(vip: string): boolean;
+}
+
+/**
+ * A desired real server may carry its own forwarding method (IPVS keeps one per real server):
+ * e.g. a DR service reaches pods on other nodes, which are not on this node's L2, by tunnel.
+ * Without it, the virtual server's method applies.
+ */
+export interface DesiredRealServer extends RealServer {
+  forwarding?: ForwardingMethod;
+}
 import { realKeyString, serviceKeyString, type ActualVirtualServer, type ConnCounts, type IpvsTableState } from './parse.js';
 
 export interface ServiceSpec extends VirtualServerKey {
@@ -32,7 +46,7 @@ export interface IpvsDiffInput {
   desired: readonly VirtualServer[];
   actual: IpvsTableState;
   /** VIPs bgpvs owns; services on any other address are never touched. */
-  managedVips: ReadonlySet<string>;
+  managedVips: VipOwnership;
   /** Connection counts per `realKeyString`; a missing entry counts as zero connections. */
   conns?: ReadonlyMap<string, ConnCounts>;
   nowMs: number;
@@ -65,6 +79,11 @@ function sameFlags(a: readonly string[], b: readonly string[]): boolean {
 
 function realOf(rs: RealServer, forwarding: ForwardingMethod): RealSpec {
   return { address: rs.address, port: rs.port, weight: rs.weight, forwarding };
+}
+
+/** The real server's own forwarding method, else its virtual server's. */
+function fwdOf(rs: DesiredRealServer, v: VirtualServer): ForwardingMethod {
+  return rs.forwarding ?? v.forwarding;
 }
 
 /**
@@ -120,7 +139,7 @@ export function diffIpvs(input: IpvsDiffInput): IpvsDiffResult {
         const rk = `${rs.address}/${rs.port}`;
         if (seen.has(rk)) continue;
         seen.add(rk);
-        ops.push({ kind: 'add-real', service: key, real: realOf(rs, want.forwarding) });
+        ops.push({ kind: 'add-real', service: key, real: realOf(rs, fwdOf(rs, want)) });
       }
       continue;
     }
@@ -134,8 +153,9 @@ export function diffIpvs(input: IpvsDiffInput): IpvsDiffResult {
       if (wantReal.has(rk)) continue;
       wantReal.add(rk);
       const cur = haveReal.get(rk);
-      if (!cur) ops.push({ kind: 'add-real', service: key, real: realOf(rs, want.forwarding) });
-      else if (cur.weight !== rs.weight || cur.forwarding !== want.forwarding) ops.push({ kind: 'edit-real', service: key, real: realOf(rs, want.forwarding) });
+      const fwd = fwdOf(rs, want);
+      if (!cur) ops.push({ kind: 'add-real', service: key, real: realOf(rs, fwd) });
+      else if (cur.weight !== rs.weight || cur.forwarding !== fwd) ops.push({ kind: 'edit-real', service: key, real: realOf(rs, fwd) });
     }
     for (const cur of have.realServers) {
       const rk = `${cur.address}/${cur.port}`;

@@ -4,7 +4,7 @@
  */
 import type { Runner } from '../../exec/run.js';
 import type { Logger } from '../../observability/logger.js';
-import { hostCidr, parseIpAddrJson, planVips, type VipPlan } from './plan.js';
+import { hostCidr, parseIpAddrJson, parseIpAddrJsonByLink, planVips, type VipPlan } from './plan.js';
 
 export const DEFAULT_VIP_IFNAME = 'bgpvs0';
 
@@ -44,25 +44,28 @@ export class NodeVips {
     return res.exitCode === 0 ? parseIpAddrJson(res.stdout) : [];
   }
 
-  /** Make the dummy interface hold exactly `vips` (every address on it is ours). */
+  /** Make the dummy interface hold exactly `vips` (every address on it is ours). Reads first; writes only what differs. */
   async sync(vips: Iterable<string>): Promise<NodeVipsResult> {
     let createdInterface = false;
-    const exists = await this.run(['ip', 'link', 'show', 'dev', this.ifname], { netns: this.netns, allowFailure: true });
-    if (exists.exitCode !== 0) {
+    const shown = await this.run(['ip', '-j', 'addr', 'show', 'dev', this.ifname], { netns: this.netns, allowFailure: true });
+    const link = shown.exitCode === 0 ? parseIpAddrJsonByLink(shown.stdout).get(this.ifname) : undefined;
+    if (!link) {
       await this.run(['ip', 'link', 'add', this.ifname, 'type', 'dummy'], { netns: this.netns });
       createdInterface = true;
       this.log.info({ ifname: this.ifname }, 'vip interface created');
     }
-    await this.run(['ip', 'link', 'set', this.ifname, 'up'], { netns: this.netns });
+    if (!link?.up) await this.run(['ip', 'link', 'set', this.ifname, 'up'], { netns: this.netns });
     const sysctlsChanged: Record<string, string> = {};
-    for (const [k, v] of Object.entries(NODE_ARP_SYSCTLS)) {
-      const cur = (await this.run(['sysctl', '-n', k], { netns: this.netns })).stdout.trim();
-      if (cur !== v) {
-        await this.run(['sysctl', '-q', '-w', `${k}=${v}`], { netns: this.netns });
-        sysctlsChanged[k] = v;
-      }
+    const keys = Object.keys(NODE_ARP_SYSCTLS);
+    const cur = (await this.run(['sysctl', '-n', ...keys], { netns: this.netns })).stdout.trim().split('\n');
+    keys.forEach((k, i) => {
+      if (cur[i]?.trim() !== NODE_ARP_SYSCTLS[k]) sysctlsChanged[k] = NODE_ARP_SYSCTLS[k]!;
+    });
+    for (const [k, v] of Object.entries(sysctlsChanged)) {
+      await this.run(['sysctl', '-q', '-w', `${k}=${v}`], { netns: this.netns });
+      this.log.info({ sysctl: k, to: v }, 'node sysctl set');
     }
-    const plan = planVips(vips, await this.list());
+    const plan = planVips(vips, link?.addrs ?? []);
     for (const ip of plan.remove) {
       await this.run(['ip', 'addr', 'del', hostCidr(ip), 'dev', this.ifname], { netns: this.netns });
       this.log.info({ vip: ip, op: 'remove' }, 'vip removed');

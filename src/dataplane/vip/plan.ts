@@ -2,6 +2,8 @@
 import { canonicalIp } from '../../desired/ip.js';
 
 interface IpJsonAddr {
+  ifname?: string;
+  flags?: string[];
   addr_info?: Array<{ family?: string; local?: string; prefixlen?: number }>;
 }
 
@@ -18,6 +20,25 @@ export function parseIpAddrJson(json: string): string[] {
       const host = ip.family === 'IPv4' ? 32 : 128;
       if (a.prefixlen === host) out.push(ip.ip);
     }
+  }
+  return out;
+}
+
+export interface LinkAddrs {
+  /** Administratively up (flag UP). */
+  up: boolean;
+  /** Host addresses (/32, /128), canonical. */
+  addrs: string[];
+}
+
+/** `ip -j addr show` (every link) → per interface name: up or not, and its host addresses. */
+export function parseIpAddrJsonByLink(json: string): Map<string, LinkAddrs> {
+  const out = new Map<string, LinkAddrs>();
+  const trimmed = json.trim();
+  if (trimmed === '') return out;
+  for (const l of JSON.parse(trimmed) as IpJsonAddr[]) {
+    if (!l.ifname) continue;
+    out.set(l.ifname, { up: (l.flags ?? []).includes('UP'), addrs: parseIpAddrJson(JSON.stringify([l])) });
   }
   return out;
 }

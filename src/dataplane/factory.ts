@@ -1,0 +1,41 @@
+/**
+ * The one place that knows the data-plane implementations: config + detection → a DataPlane.
+ * The agent receives the result and never learns which one it drives.
+ */
+import type { Runner } from '../exec/run.js';
+import type { Logger } from '../observability/logger.js';
+import type { PodNetnsSource } from '../config/config.js';
+import type { DataPlane, DataPlaneName } from './types.js';
+import { NftDataPlane } from './nft/adapter.js';
+import { IpvsNodeDataPlane } from './ipvs/node-dataplane.js';
+import { CrictlNetnsResolver, FileNetnsResolver, type PodNetnsResolver } from './vip/pod-dsr.js';
+
+export interface DataPlaneDeps {
+  run: Runner;
+  logger: Logger;
+  nodeName: string;
+  /** IP pool CIDRs: with IPVS, the VIPs bgpvs may own. */
+  poolCidrs: readonly string[];
+  podNetns: PodNetnsSource;
+}
+
+/** Pure: the pod-netns resolver a source names (undefined: no DSR into pods). */
+export function podResolverFor(src: PodNetnsSource, run: Runner): PodNetnsResolver | undefined {
+  switch (src.kind) {
+    case 'none':
+      return undefined;
+    case 'map':
+      return new FileNetnsResolver(src.path);
+    case 'crictl':
+      return new CrictlNetnsResolver(run);
+  }
+}
+
+export function createDataPlane(name: DataPlaneName, d: DataPlaneDeps): DataPlane {
+  if (name === 'nft') {
+    const nft = { run: d.run, logger: d.logger, nodeName: d.nodeName };
+    return new NftDataPlane(nft);
+  }
+  const podResolver = podResolverFor(d.podNetns, d.run);
+  return new IpvsNodeDataPlane({ run: d.run, logger: d.logger, nodeName: d.nodeName, poolCidrs: d.poolCidrs, ...(podResolver ? { podResolver } : {}) });
+}
