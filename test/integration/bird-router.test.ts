@@ -5,65 +5,15 @@
  * The birdc parsers run on the live output here; their unit tests use captures of these
  * runs (set BGPVS_CAPTURE=dir to write them again).
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { NetLab } from '../../src/rig/netns.js';
 import { BirdRouter, birdSkipReason, checkBirdConfig, renderBirdConfig } from '../../src/rig/bird-router.js';
 import { gateways } from '../../src/rig/parsers/ip-route-json.js';
-import { toolPath } from '../../src/rig/paths.js';
 import { sleep, waitFor } from '../../src/util/wait.js';
 import { GobgpdNode } from './gobgpd-node.js';
+import { ROUTER, VIP, capture, node, routerTestSkipReason, teardown, topology } from './router-fixture.js';
 
-function skipReason(): string | undefined {
-  const r = birdSkipReason();
-  if (r) return r;
-  try {
-    toolPath('gobgpd');
-    toolPath('gobgp');
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return undefined;
-}
-const skip = skipReason();
-
-const ROUTER = '10.0.0.1';
-const VIP = '10.100.0.10/32';
-const node = (i: number) => ({ ns: `n${i}`, ip: `10.0.0.${11 + i}`, asn: 65011 + i, name: `node${i}` });
-
-function capture(name: string, text: string | undefined): void {
-  const dir = process.env.BGPVS_CAPTURE;
-  if (!dir || text === undefined) return;
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, name), text);
-}
-
-function teardown(t: TestContext, lab: NetLab): (() => Promise<void>)[] {
-  const stack: (() => Promise<void>)[] = [];
-  t.after(async () => {
-    for (const f of stack.reverse()) await f().catch(() => undefined);
-    await lab.destroy();
-  });
-  return stack;
-}
-
-async function topology(tag: string, nodes: number): Promise<NetLab> {
-  const lab = await NetLab.create(tag);
-  await lab.addNs('r', { forwarding: true });
-  const ports: string[] = [];
-  for (let i = 0; i < nodes; i++) {
-    const n = node(i);
-    await lab.addNs(n.ns, { forwarding: true });
-    await lab.link(n.ns, 'eth0', 'r', `p${i}`);
-    await lab.addr(n.ns, 'eth0', `${n.ip}/24`);
-    ports.push(`p${i}`);
-  }
-  await lab.bridge('r', 'br0', ports);
-  await lab.addr('r', 'br0', `${ROUTER}/24`);
-  return lab;
-}
+const skip = routerTestSkipReason(birdSkipReason());
 
 test('BirdRouter: gobgpd peers, its /32 lands in the router kernel FIB via the node', { skip }, async (t) => {
   const t0 = Date.now();

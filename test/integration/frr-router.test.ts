@@ -5,70 +5,23 @@
  * the live daemons' output here (their unit tests use outputs captured from these runs:
  * set BGPVS_CAPTURE=dir to write them again).
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetLab } from '../../src/rig/netns.js';
 import { FrrRouter, checkFrrConfig, frrSkipReason, renderFrrConfig } from '../../src/rig/frr-router.js';
 import { processAlive } from '../../src/util/process.js';
 import { BirdRouter, birdSkipReason } from '../../src/rig/bird-router.js';
 import { gateways } from '../../src/rig/parsers/ip-route-json.js';
-import { gobgpProtoDir, toolPath } from '../../src/rig/paths.js';
+import { gobgpProtoDir } from '../../src/rig/paths.js';
 import { GobgpClient } from '../../src/bgp/gobgp-client.js';
 import { toGobgpPath } from '../../src/bgp/paths.js';
 import { sleep, waitFor } from '../../src/util/wait.js';
 import { GobgpdNode } from './gobgpd-node.js';
+import { ROUTER, VIP, capture, node, routerTestSkipReason, teardown, topology } from './router-fixture.js';
 
-function skipReason(): string | undefined {
-  const r = frrSkipReason();
-  if (r) return r;
-  try {
-    toolPath('gobgpd');
-    toolPath('gobgp');
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return undefined;
-}
-const skip = skipReason();
-
-const ROUTER = '10.0.0.1';
-const VIP = '10.100.0.10/32';
-const node = (i: number) => ({ ns: `n${i}`, ip: `10.0.0.${11 + i}`, asn: 65011 + i });
-
-async function capture(name: string, text: string | undefined): Promise<void> {
-  const dir = process.env.BGPVS_CAPTURE;
-  if (!dir || text === undefined) return;
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, name), text);
-}
-
-/** Stops what a test started, newest first, then removes its namespaces. */
-function teardown(t: TestContext, lab: NetLab): (() => Promise<void>)[] {
-  const stack: (() => Promise<void>)[] = [];
-  t.after(async () => {
-    for (const f of stack.reverse()) await f().catch(() => undefined);
-    await lab.destroy();
-  });
-  return stack;
-}
-
-async function topology(tag: string, nodes: number): Promise<NetLab> {
-  const lab = await NetLab.create(tag);
-  await lab.addNs('r', { forwarding: true });
-  const ports: string[] = [];
-  for (let i = 0; i < nodes; i++) {
-    const n = node(i);
-    await lab.addNs(n.ns, { forwarding: true });
-    await lab.link(n.ns, 'eth0', 'r', `p${i}`);
-    await lab.addr(n.ns, 'eth0', `${n.ip}/24`);
-    ports.push(`p${i}`);
-  }
-  await lab.bridge('r', 'br0', ports);
-  await lab.addr('r', 'br0', `${ROUTER}/24`);
-  return lab;
-}
+const skip = routerTestSkipReason(frrSkipReason());
 
 test('FrrRouter: gobgpd peers, its /32 lands in the router kernel FIB via the node', { skip }, async (t) => {
   const t0 = Date.now();
@@ -112,10 +65,10 @@ test('FrrRouter: gobgpd peers, its /32 lands in the router kernel FIB via the no
   assert.equal(rib[0]?.installed, true);
   assert.deepEqual(rib[0]?.nexthops.map((n) => [n.ip, n.fib]), [[n0.ip, true]]);
 
-  await capture('frr-summary-1.json', await frr.vtysh('show bgp ipv4 unicast summary json'));
-  await capture('frr-bgp-route-gshut.json', await frr.vtysh(`show bgp ipv4 unicast ${VIP} json`));
-  await capture('frr-ip-route-1.json', await frr.vtysh(`show ip route ${VIP} json`));
-  await capture('ip-route-single.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
+  capture('frr-summary-1.json', await frr.vtysh('show bgp ipv4 unicast summary json'));
+  capture('frr-bgp-route-gshut.json', await frr.vtysh(`show bgp ipv4 unicast ${VIP} json`));
+  capture('frr-ip-route-1.json', await frr.vtysh(`show ip route ${VIP} json`));
+  capture('ip-route-single.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
 
   // withdraw → gone from the FIB and from bgpd
   await gobgpd.withdraw(VIP);
@@ -125,9 +78,9 @@ test('FrrRouter: gobgpd peers, its /32 lands in the router kernel FIB via the no
   const updates = frr.receivedUpdates(VIP);
   assert.deepEqual(updates.map((u) => [u.peer, u.kind, u.communities]), [[n0.ip, 'announce', ['graceful-shutdown']], [n0.ip, 'withdraw', undefined]]);
   assert.equal(updates[0]?.attrs?.path, String(n0.asn));
-  await capture('frr-bgpd-updates.log', readFileSync(join(frr.dir, 'frr.log'), 'utf8'));
-  await capture('frr-bgp-route-absent.json', await frr.vtysh(`show bgp ipv4 unicast ${VIP} json`));
-  await capture('frr-ip-route-absent.json', await frr.vtysh(`show ip route ${VIP} json`));
+  capture('frr-bgpd-updates.log', readFileSync(join(frr.dir, 'frr.log'), 'utf8'));
+  capture('frr-bgp-route-absent.json', await frr.vtysh(`show bgp ipv4 unicast ${VIP} json`));
+  capture('frr-ip-route-absent.json', await frr.vtysh(`show ip route ${VIP} json`));
   t.diagnostic(`frr start ${tFrr - t0} ms (incl. netns); gobgpd up + announce ${tAnnounce - tFrr} ms; announce → FIB ${tFib - tAnnounce} ms; total ${Date.now() - t0} ms`);
 });
 
@@ -162,10 +115,10 @@ test('FrrRouter: two nodes in two ASes announce the same /32 → one kernel rout
   assert.equal(paths.filter((p) => p.best).length, 1);
   const rib = await frr.routes(VIP);
   assert.deepEqual(rib[0]?.nexthops.map((n) => n.ip).sort(), nodes.map((n) => n.ip));
-  await capture('frr-summary-2.json', await frr.vtysh('show bgp ipv4 unicast summary json'));
-  await capture('frr-bgp-route-ecmp.json', await frr.vtysh(`show bgp ipv4 unicast ${VIP} json`));
-  await capture('frr-ip-route-ecmp.json', await frr.vtysh(`show ip route ${VIP} json`));
-  await capture('ip-route-ecmp.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
+  capture('frr-summary-2.json', await frr.vtysh('show bgp ipv4 unicast summary json'));
+  capture('frr-bgp-route-ecmp.json', await frr.vtysh(`show bgp ipv4 unicast ${VIP} json`));
+  capture('frr-ip-route-ecmp.json', await frr.vtysh(`show ip route ${VIP} json`));
+  capture('ip-route-ecmp.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
   t.diagnostic(`announce → 2-nexthop FIB route ${tFib - tAnnounce} ms; total ${Date.now() - t0} ms`);
 });
 
@@ -202,9 +155,9 @@ test('FrrRouter: link-bandwidth on two nodes\' paths (via GoBGP gRPC) → weight
   const rib = await frr.routes(VIP);
   const rw = Object.fromEntries((rib[0]?.nexthops ?? []).map((h) => [h.ip, h.weight]));
   assert.ok(rw[nodes[0]!.ip]! > rw[nodes[1]!.ip]!, `rib weights ${JSON.stringify(rw)}`);
-  await capture('frr-bgp-route-lb.json', await frr.vtysh(`show bgp ipv4 unicast ${VIP} json`));
-  await capture('frr-ip-route-lb.json', await frr.vtysh(`show ip route ${VIP} json`));
-  await capture('ip-route-lb.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
+  capture('frr-bgp-route-lb.json', await frr.vtysh(`show bgp ipv4 unicast ${VIP} json`));
+  capture('frr-ip-route-lb.json', await frr.vtysh(`show ip route ${VIP} json`));
+  capture('ip-route-lb.json', (await lab.exec('r', ['ip', '-j', 'route', 'show', VIP])).stdout);
   t.diagnostic(`kernel weights ${JSON.stringify(w)}, FRR RIB weights ${JSON.stringify(rw)}`);
 });
 
@@ -236,7 +189,7 @@ test('FrrRouter: BFD with gobgpd\'s native BFD; cutting the node\'s link drops t
   assert.equal(bfd?.peer, n0.ip);
   assert.equal(bfd?.detectMultiplier, 3);
   assert.equal(bfd?.receiveIntervalMs, 100);
-  await capture('frr-bfd-peers-up.json', await frr.vtysh('show bfd peers json'));
+  capture('frr-bfd-peers-up.json', await frr.vtysh('show bfd peers json'));
   // BFD coming up can reset the BGP session once: wait until session, BFD and route are steady
   await waitFor('steady: Established, BFD up, route in the FIB for 1 s', async () => {
     const ok = async () =>
@@ -255,7 +208,7 @@ test('FrrRouter: BFD with gobgpd\'s native BFD; cutting the node\'s link drops t
     return ps[0]?.status === 'down' ? ps : undefined;
   }, { timeoutMs: 5000, intervalMs: 50 });
   assert.equal(down?.peer, n0.ip);
-  await capture('frr-bfd-peers-down.json', await frr.vtysh('show bfd peers json'));
+  capture('frr-bfd-peers-down.json', await frr.vtysh('show bfd peers json'));
   assert.notEqual((await frr.bgpSummary())[0]?.state, 'Established');
   t.diagnostic(`BFD failover (link cut → route gone from the router FIB): ${failover} ms`);
 });
