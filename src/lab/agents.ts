@@ -20,14 +20,15 @@ export interface LabAgent {
   logFile: string;
 }
 
+/** One agent per lab node (or per node named in `nodes`: a restart). Logs append to `dir`/agent-NODE.log. */
 export async function startAgents(
   l: RunningLab,
-  opts: { dir: string; routerAddress?: string; routerAsn?: number; dataplane?: 'nft' | 'ipvs'; extraArgs?: readonly string[] } = { dir: '' },
+  opts: { dir: string; routerAddress?: string; routerAsn?: number; nodes?: readonly string[]; dataplane?: 'nft' | 'ipvs'; extraArgs?: readonly string[] } = { dir: '' },
 ): Promise<LabAgent[]> {
   const kubeconfig = await l.cluster.agentKubeconfig();
   const router = l.topo.nodes.find((n) => n.role === 'router')!;
   const peers = [{ address: opts.routerAddress ?? router.address!, asn: opts.routerAsn ?? router.asn!, bfd: { minRx: '100ms', minTx: '100ms', multiplier: 3 } }];
-  return l.cluster.nodes.map((n) => {
+  return l.cluster.nodes.filter((n) => !opts.nodes || opts.nodes.includes(n.name)).map((n) => {
     const logFile = join(opts.dir, `agent-${n.name}.log`);
     const proc = spawnDaemon(
       [

@@ -73,6 +73,15 @@ export function startResponder(lab: NetLab, pod: LabPod, port: number, logFile?:
   void spawnDaemon(['socat', `UDP-RECVFROM:${port},fork,reuseaddr`, `EXEC:${RESPONDER}`], opts);
 }
 
+/**
+ * A TCP "hold" responder on `port`: greets like the plain one ("pod clientIP"), then keeps
+ * the connection open and echoes every byte back, for long-lived flows.
+ */
+export function startHoldResponder(lab: NetLab, pod: LabPod, port: number, logFile?: string): void {
+  const env = { ...process.env, BGPVS_POD: pod.name, BGPVS_HOLD: '1' } as Record<string, string>;
+  void spawnDaemon(['socat', `TCP-LISTEN:${port},fork,reuseaddr`, `EXEC:${RESPONDER}`], { netns: lab.ns(pod.ns), env, ...(logFile ? { logFile } : {}) });
+}
+
 /** An EndpointSlice for `service` listing `pods` (all ready), as the endpoint controller would. */
 export function endpointSliceFor(
   namespace: string,

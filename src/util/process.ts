@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * Whether `pid` still runs. A process that exited but is not yet reaped (a zombie: init
@@ -16,4 +16,23 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** PIDs of the live children of `pid` (from /proc), optionally only those whose command name matches `comm`. */
+export function childPids(pid: number, comm?: RegExp): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const [state, ppid] = stat.slice(close + 2).split(' ');
+      if (Number(ppid) !== pid || state === 'Z') continue;
+      if (comm && !comm.test(stat.slice(stat.indexOf('(') + 1, close))) continue;
+      out.push(Number(e));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
 }

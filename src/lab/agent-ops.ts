@@ -1,0 +1,65 @@
+/**
+ * Lab agents as processes: find an agent's gobgpd child, kill an agent (alone, or with its
+ * gobgpd, as a node loss or container crash does), start it again, wait until it is ready.
+ */
+import { run } from '../exec/run.js';
+import { childPids, processAlive } from '../util/process.js';
+import { waitFor } from '../util/wait.js';
+import { startAgents, type LabAgent } from './agents.js';
+import type { RunningLab } from './run.js';
+
+/** The gobgpd the agent runs as its child (undefined while it has none). */
+export function gobgpdPid(agent: LabAgent): number | undefined {
+  // The binary is the pinned one, `gobgpd-vX.Y.Z` (or an override named gobgpd).
+  return agent.proc.pid === undefined ? undefined : childPids(agent.proc.pid, /^gobgpd/)[0];
+}
+
+export interface Killed {
+  agentPid: number;
+  gobgpdPid: number | undefined;
+  /** Date.now() right after the signals were sent. */
+  at: number;
+}
+
+/**
+ * Signal an agent. `withGobgpd`: SIGKILL its gobgpd too, right after the agent (a node or
+ * container lost: nothing gets to withdraw). Resolves once the processes are gone.
+ */
+export async function killAgent(agent: LabAgent, signal: 'SIGTERM' | 'SIGKILL', opts: { withGobgpd?: boolean } = {}): Promise<Killed> {
+  const agentPid = agent.proc.pid;
+  if (agentPid === undefined) throw new Error(`${agent.node}: agent has no PID`);
+  const gobgpd = gobgpdPid(agent);
+  if (opts.withGobgpd && gobgpd === undefined) throw new Error(`${agent.node}: agent ${agentPid} has no gobgpd child`);
+  process.kill(agentPid, signal);
+  if (opts.withGobgpd) process.kill(gobgpd!, 'SIGKILL');
+  const at = Date.now();
+  await agent.proc;
+  // A SIGTERMed agent stops its gobgpd itself; a killed one leaves it to whoever killed it.
+  if (gobgpd !== undefined && (opts.withGobgpd || signal === 'SIGTERM')) {
+    await waitFor(`${agent.node}: gobgpd ${gobgpd} gone`, () => (processAlive(gobgpd) ? undefined : true), { timeoutMs: 15_000, intervalMs: 20 });
+  }
+  return { agentPid, gobgpdPid: gobgpd, at };
+}
+
+/** Start the agent of `node` again (same flags, log appended). */
+export async function startAgent(l: RunningLab, node: string, dir: string): Promise<LabAgent> {
+  const [a] = await startAgents(l, { dir, nodes: [node] });
+  if (!a) throw new Error(`no lab node ${node}`);
+  return a;
+}
+
+/** Until the agent's /readyz answers 200: its first pass (data plane and BGP) succeeded. */
+export async function waitAgentReady(l: RunningLab, node: string, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    `${node}: agent ready`,
+    async () => ((await run(['curl', '-sf', '--max-time', '1', 'http://127.0.0.1:9254/readyz'], { netns: l.lab.ns(node), allowFailure: true })).exitCode === 0 ? true : undefined),
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+/** The lab address of a node (its next hop at the router). */
+export function nodeAddress(l: RunningLab, node: string): string {
+  const n = l.cluster.nodes.find((x) => x.name === node);
+  if (!n?.address) throw new Error(`no lab node ${node}`);
+  return n.address;
+}
