@@ -26,7 +26,7 @@ import { GobgpClient } from '../../src/bgp/gobgp-client.js';
 import { GobgpSpeaker } from '../../src/bgp/speaker.js';
 import { GobgpdSupervisor } from '../../src/bgp/supervisor.js';
 import type { BfdConfig, PeerConfig, SpeakerConfig } from '../../src/bgp/config.js';
-import type { Advertisement } from '../../src/model/types.js';
+export { ad } from '../unit/advertisement-fixture.js';
 
 export const ROUTER_IP = '10.0.0.1';
 export const ROUTER_ASN = 65000;
@@ -61,16 +61,6 @@ export function skipReason(router: 'frr' | 'bird' = 'frr'): string | undefined {
   return undefined;
 }
 
-export const ad = (prefix: string, extra: Partial<Advertisement> = {}): Advertisement => ({
-  prefix,
-  family: prefix.includes(':') ? 'IPv6' : 'IPv4',
-  services: ['default/web'],
-  communities: [],
-  largeCommunities: [],
-  localReadyEndpoints: 1,
-  weighted: false,
-  ...extra,
-});
 
 export interface BgpNode {
   index: number;

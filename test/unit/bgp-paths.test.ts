@@ -13,17 +13,8 @@ import {
   type PathOptions,
 } from '../../src/bgp/paths.js';
 import type { Path } from '../../src/bgp/gobgp-client.js';
+import { ad } from './advertisement-fixture.js';
 
-const ad = (prefix: string, extra: Partial<Advertisement> = {}): Advertisement => ({
-  prefix,
-  family: prefix.includes(':') ? 'IPv6' : 'IPv4',
-  services: ['default/web'],
-  communities: [],
-  largeCommunities: [],
-  localReadyEndpoints: 1,
-  weighted: false,
-  ...extra,
-});
 const opts: PathOptions = { nextHops: { IPv4: '10.0.0.11', IPv6: '2001:db8::11' }, marker: '65011:4242:1' };
 
 test('communities parse as uint32 and reject what does not fit', () => {

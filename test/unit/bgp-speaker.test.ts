@@ -5,7 +5,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { GobgpSpeaker } from '../../src/bgp/speaker.js';
 import type { SpeakerConfig } from '../../src/bgp/config.js';
 import { FakeGobgp } from './bgp-fake-gobgp.js';
-import type { Advertisement } from '../../src/model/types.js';
+import { ad } from './advertisement-fixture.js';
 
 const cfg: SpeakerConfig = {
   asn: 65011,
@@ -13,16 +13,6 @@ const cfg: SpeakerConfig = {
   peers: [{ address: '10.0.0.1', asn: 65000 }],
   exportCidrs: ['10.100.0.0/16'],
 };
-const ad = (prefix: string, extra: Partial<Advertisement> = {}): Advertisement => ({
-  prefix,
-  family: prefix.includes(':') ? 'IPv6' : 'IPv4',
-  services: ['a/b'],
-  communities: [],
-  largeCommunities: [],
-  localReadyEndpoints: 1,
-  weighted: false,
-  ...extra,
-});
 const mutations = (calls: string[]) => calls.filter((c) => !/^(Get|List)/.test(c));
 
 test('speaker: resync applies global, policies, peers, paths; a second pass changes nothing', async () => {

@@ -7,10 +7,9 @@ import { GobgpSpeaker } from '../../src/bgp/speaker.js';
 import { GobgpdSupervisor } from '../../src/bgp/supervisor.js';
 import type { spawnDaemon } from '../../src/exec/run.js';
 import { waitFor } from '../../src/util/wait.js';
-import type { Advertisement } from '../../src/model/types.js';
 import { FakeGobgp } from './bgp-fake-gobgp.js';
+import { ad } from './advertisement-fixture.js';
 
-const ad = (prefix: string): Advertisement => ({ prefix, family: 'IPv4', services: ['a/b'], communities: [], largeCommunities: [], localReadyEndpoints: 1, weighted: false });
 
 /** Fake children: each "process" ends when killed or crashed; its death wipes the fake gobgpd. */
 function fakeSpawner(fake: FakeGobgp) {

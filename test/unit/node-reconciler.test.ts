@@ -4,13 +4,11 @@ import { NodeReconciler, NotSyncedError, vipsOf } from '../../src/agent/node-rec
 import type { ClusterSnapshot } from '../../src/desired/builder.js';
 import type { Advertisement, NodeDesiredState, VirtualServer } from '../../src/model/types.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { ad } from './advertisement-fixture.js';
 
 const vs = (vip: string, port: number): VirtualServer => ({
   vip, port, protocol: 'TCP', family: 'IPv4', scheduler: 'rr', schedulerFlags: [], persistenceSeconds: 0,
   forwarding: 'nat', realServers: [{ address: '10.244.1.10', port: 8080, weight: 1 }], services: ['demo/web'],
-});
-const ad = (prefix: string): Advertisement => ({
-  prefix, family: 'IPv4', services: ['demo/web'], communities: [], largeCommunities: [], localReadyEndpoints: 1, weighted: false,
 });
 const desired: NodeDesiredState = {
   virtualServers: [vs('192.0.2.10', 80), vs('192.0.2.10', 443), vs('192.0.2.11', 80)],
