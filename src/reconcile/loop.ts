@@ -60,10 +60,20 @@ export class ReconcileLoop {
     this.trigger('start');
   }
 
+  /**
+   * No more passes until start(). A pass already running finishes. A retry that was waiting
+   * out its backoff is dropped with its backoff: start() begins afresh with a pass at once.
+   */
   stop(): void {
     this.stopped = true;
     this.o.clock.clearTimeout(this.retryTimer);
     this.o.clock.clearTimeout(this.resyncTimer);
+    // A cleared handle left in the field would make every later trigger wait for a retry
+    // that never fires: after stop() → start() the loop would never run again.
+    this.retryTimer = undefined;
+    this.resyncTimer = undefined;
+    this.pending = undefined;
+    this.failuresInRow = 0;
   }
 
   /** Ask for a pass. Requests made while a pass runs coalesce into one more pass. */

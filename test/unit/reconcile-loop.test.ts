@@ -168,3 +168,34 @@ test('loop: the resync timer forces a pass; stop() cancels it', async () => {
   await loop.idle();
   assert.deepEqual(reasons, ['start', 'resync']);
 });
+
+test('loop: stopped while a retry waits out its backoff, then started again: a pass runs at once (the leader-regained case)', async () => {
+  const clock = new FakeClock();
+  const reasons: string[] = [];
+  let fail = true;
+  const loop = new ReconcileLoop({
+    name: 't',
+    logger: silentLogger(),
+    resyncMs: 0,
+    clock,
+    backoff: { initialMs: 100, maxMs: 1_000 },
+    pass: async (reason) => {
+      reasons.push(reason);
+      return { failures: fail ? [new Error('API gone')] : [] };
+    },
+  });
+  loop.start();
+  await loop.idle();
+  assert.deepEqual(clock.pendingDelays(), [100], 'a retry waits out its backoff');
+  // Leadership lost while the retry waits: the loop stops, its timers are cancelled.
+  loop.stop();
+  assert.deepEqual(clock.pendingDelays(), []);
+  loop.trigger('event while stopped');
+  fail = false;
+  // Leadership regained: the loop must run now, not wait for the cancelled retry.
+  loop.start();
+  await loop.idle();
+  loop.trigger('event after start');
+  await loop.idle();
+  assert.deepEqual(reasons, ['start', 'start', 'event after start']);
+});
