@@ -1,0 +1,231 @@
+/**
+ * Weighted ECMP in the lab: pools with and without `bgp.weightedEcmp`, a Local Service with
+ * pods spread unevenly over two nodes, the router's next-hop weights (zebra's RIB through the
+ * FRR JSON parser), many client connections through the router counted per node, and a watch
+ * that records every FIB state and every UPDATE the router receives while endpoints change.
+ *
+ * `measureWeightedSplit` is the whole 3:1 measurement, shared by test/e2e/weighted.test.ts
+ * and the lab benchmark (`weighted_split_pct`).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreV1Api, CustomObjectsApi, type V1Service } from '@kubernetes/client-node';
+import { BgpvsError } from '../errors.js';
+import { parseFrrUpdateLog, type FrrUpdateEvent } from '../rig/parsers/frr-json.js';
+import type { FrrRouter } from '../rig/frr-router.js';
+import { sleep, waitFor } from '../util/wait.js';
+import { connect, waitForIp, waitNexthops, waitReachable } from './agents.js';
+import type { LabPod } from './pods.js';
+import type { RunningLab } from './run.js';
+import { ANNOTATION_POOL } from '../ipam/service-request.js';
+
+/** An IPPool; `weightedEcmp` unset leaves the CRD's default (on). */
+export async function createIpPool(l: RunningLab, name: string, cidr: string, opts: { weightedEcmp?: boolean; autoAssign?: boolean } = {}): Promise<void> {
+  const spec: Record<string, unknown> = { cidrs: [cidr], avoidBuggyIPs: true };
+  if (opts.autoAssign !== undefined) spec.autoAssign = opts.autoAssign;
+  if (opts.weightedEcmp !== undefined) spec.bgp = { weightedEcmp: opts.weightedEcmp };
+  await l.cluster.kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+    group: 'bgpvs.io',
+    version: 'v1alpha1',
+    plural: 'ippools',
+    body: { apiVersion: 'bgpvs.io/v1alpha1', kind: 'IPPool', metadata: { name }, spec },
+  });
+}
+
+/** A LoadBalancer Service with externalTrafficPolicy Local, optionally from a named pool. */
+export async function createLocalService(l: RunningLab, ns: string, name: string, port: number, pool?: string): Promise<V1Service> {
+  const core = l.cluster.kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
+  return core.createNamespacedService({
+    namespace: ns,
+    body: {
+      metadata: { name, namespace: ns, ...(pool ? { annotations: { [ANNOTATION_POOL]: pool } } : {}) },
+      spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ name: 'p', port, targetPort: port, protocol: 'TCP' }] },
+    },
+  });
+}
+
+export function labRouter(l: RunningLab): FrrRouter {
+  const r = [...l.routers.values()][0];
+  if (!r) throw new BgpvsError('the lab has no router');
+  return r;
+}
+
+export function nodeAddress(l: RunningLab, node: string): string {
+  const n = l.cluster.nodes.find((x) => x.name === node);
+  if (!n?.address) throw new BgpvsError(`no lab node ${node}`);
+  return n.address;
+}
+
+/** Next hop → weight of the VIP's selected route in zebra's RIB (`show ip route VIP/32 json`); {} when absent. */
+export async function routerWeights(l: RunningLab, vip: string): Promise<Record<string, number>> {
+  const routes = await labRouter(l).routes(`${vip}/32`);
+  const r = routes.find((x) => x.selected && x.protocol === 'bgp');
+  const out: Record<string, number> = {};
+  for (const n of r?.nexthops ?? []) if (n.ip && n.fib) out[n.ip] = n.weight;
+  return out;
+}
+
+/** Next hop → weight in the router's kernel FIB (`ip -j route`; weight 1 when printed without one). */
+export async function kernelWeights(l: RunningLab, vip: string): Promise<Record<string, number>> {
+  const route = await labRouter(l).kernelRoute(`${vip}/32`);
+  const out: Record<string, number> = {};
+  for (const n of route?.nexthops ?? []) if (n.gateway) out[n.gateway] = n.weight ?? 1;
+  return out;
+}
+
+/** Wait until the router's RIB weights for the VIP satisfy `ok` (e.g. a ratio); returns them. */
+export function waitWeights(l: RunningLab, vip: string, what: string, ok: (w: Record<string, number>) => boolean, timeoutMs = 30_000): Promise<Record<string, number>> {
+  return waitFor(`router weights for ${vip}: ${what}`, async () => {
+    const w = await routerWeights(l, vip);
+    return ok(w) ? w : undefined;
+  }, { timeoutMs, intervalMs: 100 });
+}
+
+/**
+ * Answers ("pod clientIP" → count) → answers per node, by the pods' nodes. Pure. Answers from
+ * no known pod count under their own key ("no answer" stays "no answer").
+ */
+export function answersByNode(answers: Readonly<Record<string, number>>, podNode: (pod: string) => string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, n] of Object.entries(answers)) {
+    const node = podNode(k.split(' ')[0]!) ?? k;
+    out[node] = (out[node] ?? 0) + n;
+  }
+  return out;
+}
+
+/**
+ * `count` TCP connections from the client to VIP:port, `concurrency` at a time (each a real
+ * socat through the router, as `connect` makes them); answers counted as `connect` does.
+ */
+export async function connectMany(l: RunningLab, vip: string, port: number, count: number, concurrency = 4): Promise<Record<string, number>> {
+  const workers = Math.max(1, Math.min(concurrency, count));
+  const share = (i: number) => Math.floor(count / workers) + (i < count % workers ? 1 : 0);
+  const parts = await Promise.all(Array.from({ length: workers }, (_, i) => connect(l, vip, port, share(i))));
+  const out: Record<string, number> = {};
+  for (const p of parts) for (const [k, n] of Object.entries(p)) out[k] = (out[k] ?? 0) + n;
+  return out;
+}
+
+export interface FibState {
+  /** ms since the watch started. */
+  atMs: number;
+  /** Next hop → kernel weight. */
+  weights: Record<string, number>;
+}
+
+export interface RouteWatch {
+  /** Stop polling; every distinct FIB state seen, in order, and the UPDATEs about the VIP received meanwhile. */
+  stop(): Promise<{ states: FibState[]; polls: number; updates: FrrUpdateEvent[] }>;
+}
+
+/**
+ * Watch the VIP on the router: poll its kernel FIB route as fast as `ip route` answers, and
+ * log bgpd's received UPDATEs (`debug bgp updates in`, turned on here, off again at stop) so
+ * a withdrawal shows even if it was too brief for a poll to see.
+ */
+export async function watchRoute(l: RunningLab, vip: string): Promise<RouteWatch> {
+  const router = labRouter(l);
+  const logFile = join(router.dir, 'frr.log');
+  const logStart = existsSync(logFile) ? readFileSync(logFile).length : 0;
+  await router.vtysh('debug bgp updates in');
+  const t0 = Date.now();
+  const states: FibState[] = [];
+  let polls = 0;
+  let stopping = false;
+  const loop = (async () => {
+    while (!stopping) {
+      const weights = await kernelWeights(l, vip);
+      polls++;
+      const last = states[states.length - 1];
+      if (!last || JSON.stringify(last.weights) !== JSON.stringify(weights)) states.push({ atMs: Date.now() - t0, weights });
+      await sleep(10);
+    }
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      await loop;
+      await router.vtysh('no debug bgp updates in');
+      const text = existsSync(logFile) ? readFileSync(logFile).subarray(logStart).toString('utf8') : '';
+      return { states, polls, updates: parseFrrUpdateLog(text).filter((e) => e.prefix === `${vip}/32`) };
+    },
+  };
+}
+
+export interface WeightedSplitOptions {
+  namespace?: string;
+  name?: string;
+  port?: number;
+  /** Pool to allocate from (annotation); default: any auto-assign pool. */
+  pool?: string;
+  nodeA?: string;
+  nodeB?: string;
+  podsA?: number;
+  podsB?: number;
+  connections?: number;
+  /**
+   * Connections in flight at once (default 1). Measured in the lab on 2 shared cores: 400
+   * sequential connections take about 15 s, 8 at a time 7-11 s; with several in flight the
+   * single pod's socat responder (fork per connection) now and then drops one under load.
+   */
+  concurrency?: number;
+}
+
+export interface WeightedSplit {
+  service: V1Service;
+  vip: string;
+  pods: { a: LabPod[]; b: LabPod[] };
+  /** Router RIB weights by node name. */
+  weights: Record<string, number>;
+  /** Answers per node ("no answer" included when some connections got none). */
+  answers: Record<string, number>;
+  /** Node A's share of the answered connections, in percent. */
+  sharePct: number;
+  connections: number;
+  /** Time taken by the connections alone. */
+  connectMs: number;
+}
+
+/**
+ * The 3:1 case: a Local Service with `podsA` ready pods on node A and `podsB` on node B (from
+ * a pool with weighted ECMP on), waits for the router's weights to reach podsA:podsB, then
+ * makes `connections` client connections through the router and returns node A's share.
+ * Needs the lab's agents running.
+ */
+export async function measureWeightedSplit(l: RunningLab, o: WeightedSplitOptions = {}): Promise<WeightedSplit> {
+  const ns = o.namespace ?? 'weighted';
+  const name = o.name ?? 'split';
+  const port = o.port ?? 8080;
+  const nodeA = o.nodeA ?? 'node1';
+  const nodeB = o.nodeB ?? 'node2';
+  const podsA = o.podsA ?? 3;
+  const podsB = o.podsB ?? 1;
+  const connections = o.connections ?? 400;
+  const service = await createLocalService(l, ns, name, port, o.pool);
+  const a = await l.cluster.addPods(nodeA, podsA, port);
+  const b = await l.cluster.addPods(nodeB, podsB, port);
+  await l.cluster.setEndpoints(service, [...a, ...b]);
+  const vip = await waitForIp(l, ns, name);
+  const [addrA, addrB] = [nodeAddress(l, nodeA), nodeAddress(l, nodeB)];
+  await waitNexthops(l, vip, [addrA, addrB]);
+  const want = podsA / podsB;
+  const w = await waitWeights(l, vip, `${podsA}:${podsB}`, (x) => x[addrA] !== undefined && x[addrB] !== undefined && Math.abs(x[addrA]! / x[addrB]! - want) < 0.1 * want);
+  await waitReachable(l, vip, port);
+  const started = Date.now();
+  const raw = await connectMany(l, vip, port, connections, o.concurrency ?? 1);
+  const connectMs = Date.now() - started;
+  const answers = answersByNode(raw, (pod) => l.cluster.pods.get(pod)?.node);
+  const answered = (answers[nodeA] ?? 0) + (answers[nodeB] ?? 0);
+  return {
+    service,
+    vip,
+    pods: { a, b },
+    weights: { [nodeA]: w[addrA]!, [nodeB]: w[addrB]! },
+    answers,
+    sharePct: answered ? (100 * (answers[nodeA] ?? 0)) / answered : 0,
+    connections,
+    connectMs,
+  };
+}

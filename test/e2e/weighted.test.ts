@@ -1,0 +1,98 @@
+/**
+ * End to end, weighted ECMP (issue 9), in the lab with real agents and FRR as the router:
+ * - a Local Service with 3 ready endpoints on node1 and 1 on node2 → the router's next-hop
+ *   weights are 3:1 and 400 client connections split 75/25 (±10 points);
+ * - node2 scaled to 3 → weights 1:1, and the route was never withdrawn in between (every FIB
+ *   state polled had both next hops; bgpd received no withdrawal of the VIP, only a new UPDATE);
+ * - a pool with `bgp.weightedEcmp: false` → no link-bandwidth, equal weights.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLab } from '../../src/lab/run.js';
+import { startAgents, waitForIp, waitNexthops, waitReachable } from '../../src/lab/agents.js';
+import {
+  answersByNode,
+  connectMany,
+  createIpPool,
+  createLocalService,
+  labRouter,
+  measureWeightedSplit,
+  nodeAddress,
+  routerWeights,
+  waitWeights,
+  watchRoute,
+} from '../../src/lab/weighted.js';
+import { frrSkipReason } from '../../src/rig/frr-router.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { sleep } from '../../src/util/wait.js';
+
+const skip = frrSkipReason();
+
+test('e2e: weighted ECMP — 3:1 endpoints → 3:1 weights and a 75/25 split; scaled to 1:1 without a withdrawal; a pool with it off → plain ECMP', { skip, timeout: 900_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bgpvs-e2e-weighted-'));
+  const l = await startLab({ dir: join(dir, 'cluster'), logger: silentLogger() });
+  t.after(async () => {
+    await l.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  // Pools are read when the agents start: both exist first. "weighted" leaves the default (on).
+  await createIpPool(l, 'weighted', '10.200.0.0/24');
+  await createIpPool(l, 'plain', '10.201.0.0/24', { weightedEcmp: false, autoAssign: false });
+  const agents = await startAgents(l, { dir });
+  t.after(() => agents.forEach((a) => a.proc.kill('SIGKILL')));
+  const router = labRouter(l);
+  const [n1, n2] = [nodeAddress(l, 'node1'), nodeAddress(l, 'node2')];
+
+  // 1. 3 ready endpoints on node1, 1 on node2.
+  const m = await measureWeightedSplit(l, { pool: 'weighted', podsA: 3, podsB: 1, connections: 400 });
+  t.diagnostic(`3:1 — vip ${m.vip}, router weights ${JSON.stringify(m.weights)}, answers ${JSON.stringify(m.answers)}, node1 ${m.sharePct.toFixed(1)} % (${m.connections} connections in ${m.connectMs} ms)`);
+  assert.ok(m.vip.startsWith('10.200.0.'), `${m.vip} from the weighted pool`);
+  const bw = Object.fromEntries((await router.bgpPaths(`${m.vip}/32`)).map((p) => [p.nexthop, p.linkBandwidth?.bytesPerSecond]));
+  assert.deepEqual(bw, { [n1]: 375_000, [n2]: 125_000 }, 'link-bandwidth ∝ ready local endpoints');
+  assert.ok(Math.abs(m.weights.node1! / m.weights.node2! - 3) < 0.3, `router weights ${JSON.stringify(m.weights)} ≈ 3:1`);
+  // Real TCP through the router, one at a time; the lab's fork-per-connection responders may
+  // miss a rare answer on a loaded machine, so up to 1 % unanswered is tolerated (and shown).
+  const answered = (m.answers.node1 ?? 0) + (m.answers.node2 ?? 0);
+  assert.ok(answered >= 396 && answered + (m.answers['no answer'] ?? 0) === 400, `answers: ${JSON.stringify(m.answers)}`);
+  assert.ok(Math.abs(m.sharePct - 75) <= 10, `node1 got ${m.sharePct.toFixed(1)} % of ${answered} connections (want 75 ± 10)`);
+
+  // 2. node2 scales to 3: weights 1:1, the route replaced in place, never withdrawn.
+  const watch = await watchRoute(l, m.vip);
+  await sleep(300); // a few polls of the 3:1 state first
+  const more = await l.cluster.addPods('node2', 2, 8080);
+  await l.cluster.setEndpoints(m.service, [...m.pods.a, ...m.pods.b, ...more]);
+  const even = await waitWeights(l, m.vip, '1:1', (w) => w[n1] !== undefined && w[n1] === w[n2]);
+  await sleep(300);
+  const seen = await watch.stop();
+  t.diagnostic(`3:1 → 1:1 — router weights ${JSON.stringify(even)}; FIB states polled (${seen.polls} polls): ${JSON.stringify(seen.states)}; UPDATEs: ${JSON.stringify(seen.updates.map((u) => [u.peer, u.kind]))}`);
+  for (const s of seen.states) assert.deepEqual(Object.keys(s.weights).sort(), [n1, n2], `every FIB state has both next hops: ${JSON.stringify(s)}`);
+  const first = seen.states[0]!.weights;
+  const last = seen.states[seen.states.length - 1]!.weights;
+  assert.ok(first[n1]! > 2 * first[n2]!, `the watch saw the 3:1 state first: ${JSON.stringify(first)}`);
+  assert.equal(last[n1], last[n2], `and ended at 1:1: ${JSON.stringify(last)}`);
+  assert.deepEqual(seen.updates.filter((u) => u.kind === 'withdraw'), [], 'bgpd received no withdrawal of the VIP');
+  assert.ok(seen.updates.some((u) => u.peer === n2 && u.kind === 'announce'), `node2 re-announced in place: ${JSON.stringify(seen.updates)}`);
+  const bw2 = Object.fromEntries((await router.bgpPaths(`${m.vip}/32`)).map((p) => [p.nexthop, p.linkBandwidth?.bytesPerSecond]));
+  assert.deepEqual(bw2, { [n1]: 375_000, [n2]: 375_000 });
+
+  // 3. A pool with weightedEcmp: false: the same 3:1 endpoints, no link-bandwidth, equal weights.
+  const plain = await createLocalService(l, 'weighted', 'plain', 8081, 'plain');
+  const pa = await l.cluster.addPods('node1', 3, 8081);
+  const pb = await l.cluster.addPods('node2', 1, 8081);
+  await l.cluster.setEndpoints(plain, [...pa, ...pb]);
+  const pvip = await waitForIp(l, 'weighted', 'plain');
+  assert.ok(pvip.startsWith('10.201.0.'), `${pvip} from the plain pool`);
+  await waitNexthops(l, pvip, [n1, n2]);
+  const pw = await routerWeights(l, pvip);
+  const pbw = (await router.bgpPaths(`${pvip}/32`)).map((p) => [p.nexthop, p.linkBandwidth]);
+  t.diagnostic(`plain pool — vip ${pvip}, router weights ${JSON.stringify(pw)}, link-bandwidth ${JSON.stringify(pbw)}`);
+  assert.deepEqual(pbw.sort(), [[n1, undefined], [n2, undefined]], 'no link-bandwidth');
+  assert.equal(pw[n1], pw[n2], `equal weights: ${JSON.stringify(pw)}`);
+  await waitReachable(l, pvip, 8081);
+  const answers = answersByNode(await connectMany(l, pvip, 8081, 40), (pod) => l.cluster.pods.get(pod)?.node);
+  t.diagnostic(`plain pool — 40 connections: ${JSON.stringify(answers)}`);
+  assert.ok((answers.node1 ?? 0) > 0 && (answers.node2 ?? 0) > 0, `both nodes serve: ${JSON.stringify(answers)}`);
+});
