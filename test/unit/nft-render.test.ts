@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { renderNft, vsName, type MaglevFn } from '../../src/dataplane/nft/render.js';
+import { renderNft, type MaglevFn } from '../../src/dataplane/nft/render.js';
 import { fixtureDr, fixtureNode, fixtureVs } from './nft-fixtures.js';
 
 const golden = (n: string): URL => new URL(`./golden/${n}`, import.meta.url);
@@ -38,13 +38,14 @@ test('nft render: the injected Maglev function decides every bucket; weight-0 ba
   };
   const r = renderNft({ virtualServers: [fixtureVs[0]!], nodeName: fixtureNode, buckets: 5, maglev: fake });
   assert.deepEqual(calls, [[{ id: '10.0.0.21:8080', weight: 1 }, { id: '10.0.0.22:8080', weight: 2 }]]);
-  const m = r.maps.find((x) => x.name === 'nat4-tcp-10.100.0.10-80');
-  assert.deepEqual(m?.elements.map(([, v]) => v), ['10.0.0.21 . 8080', '10.0.0.22 . 8080', '10.0.0.21 . 8080', '10.0.0.22 . 8080', '10.0.0.21 . 8080']);
-});
-
-test('nft render: names per VIP:port:proto, IPv6 expanded with dots', () => {
-  assert.equal(vsName('nat', { vip: '10.1.2.3', protocol: 'UDP', port: 53 }), 'nat4-udp-10.1.2.3-53');
-  assert.equal(vsName('dr', { vip: '2001:db8::1', protocol: 'TCP', port: 80 }), 'dr6-tcp-2001.db8.0.0.0.0.0.1-80');
+  const m = r.maps.find((x) => x.name === 'be4');
+  assert.deepEqual(m?.elements, [
+    ['10.100.0.10 . tcp . 80 . 0', '10.0.0.21 . 8080'],
+    ['10.100.0.10 . tcp . 80 . 1', '10.0.0.22 . 8080'],
+    ['10.100.0.10 . tcp . 80 . 2', '10.0.0.21 . 8080'],
+    ['10.100.0.10 . tcp . 80 . 3', '10.0.0.22 . 8080'],
+    ['10.100.0.10 . tcp . 80 . 4', '10.0.0.21 . 8080'],
+  ]);
 });
 
 test('nft render: Cluster with remote real servers marks for masquerade; only-local (Local policy) never does', () => {
@@ -65,15 +66,28 @@ test('nft render: Cluster with remote real servers marks for masquerade; only-lo
       { ...base, vip: '2001:db8::1', family: 'IPv6', port: 80, realServers: [{ address: '2001:db8:2::5', port: 80, weight: 1, nodeName: 'b' }] },
     ],
   });
-  const chain = (n: string): string => r.script.split('\n').find((l, i, all) => all[i - 1]?.trim() === `chain ${n} {`) ?? '';
-  assert.match(chain('nat4-tcp-10.100.0.1-80'), /meta mark set meta mark \| 0x00001000 dnat ip to/);
-  assert.doesNotMatch(chain('nat4-tcp-10.100.0.2-80'), /mark/, 'local-only virtual server keeps the client address');
-  assert.match(chain('nat6-tcp-2001.db8.0.0.0.0.0.1-80'), /meta mark set meta mark \| 0x00001000 dnat ip6 to/);
   const set = (n: string) => r.maps.find((m) => m.name === n)?.elements.map(([k]) => k);
+  assert.deepEqual(set('masq4'), ['10.100.0.1 . tcp . 80'], 'only the virtual server with remote real servers is marked');
+  assert.deepEqual(set('svc4'), ['10.100.0.1 . tcp . 80', '10.100.0.2 . tcp . 80'], 'the local-only one (Local policy) is DNATed, never marked');
+  assert.deepEqual(set('masq6'), ['2001:db8::1 . tcp . 80']);
   assert.deepEqual(set('remote4'), ['10.244.2.5', '192.0.2.7']);
   assert.deepEqual(set('remote6'), ['2001:db8:2::5']);
+  assert.match(r.script, /ip daddr . meta l4proto . th dport @masq4 meta mark set meta mark \| 0x00001000\n/);
   assert.match(r.script, /type nat hook postrouting priority srcnat;[^}]*meta mark & 0x00001000 == 0x00000000 return\n\s*meta mark set meta mark & 0xffffefff\n\s*ip daddr @remote4 masquerade\n\s*ip6 daddr @remote6 masquerade/);
   const other = renderNft({ nodeName: 'b', buckets: 5, masqMark: 0x20000, virtualServers: [{ ...base, vip: '10.100.0.1', port: 80, realServers: [{ address: '10.244.2.5', port: 80, weight: 1, nodeName: 'b' }] }] });
-  assert.doesNotMatch(other.script, /meta mark set meta mark \|/, 'the endpoint is local on node b');
+  assert.deepEqual(other.maps.find((m) => m.name === 'masq4')?.elements, [], 'the endpoint is local on node b');
+  assert.deepEqual(other.maps.find((m) => m.name === 'remote4')?.elements, []);
   assert.match(other.script, /meta mark & 0x00020000 == 0x00000000 return/);
+});
+
+test('nft render: one fragment per virtual server, the elements it owns; affinity picks the client-address-only hash', () => {
+  const r = renderNft({ virtualServers: fixtureVs, nodeName: fixtureNode, buckets: 7, dr: fixtureDr });
+  assert.deepEqual(r.fragments.map((f) => [f.id, f.map, f.sets, f.elements.length]), [
+    ['inet 10.100.0.10 . tcp . 80', 'be4', [['svc4', '10.100.0.10 . tcp . 80'], ['masq4', '10.100.0.10 . tcp . 80'], ['remote4', '10.0.0.22']], 7],
+    ['inet 10.100.0.10 . udp . 53', 'be4', [['aff4', '10.100.0.10 . udp . 53']], 7],
+    ['netdev 10.100.0.20 . tcp . 80', 'drbe4', [['drsvc4', '10.100.0.20 . tcp . 80']], 7],
+    ['inet 2001:db8::10 . tcp . 443', 'be6', [['svc6', '2001:db8::10 . tcp . 443'], ['masq6', '2001:db8::10 . tcp . 443'], ['remote6', '2001:db8:1::22']], 7],
+  ]);
+  assert.match(r.script, /@aff4 dnat ip to ip daddr . meta l4proto . th dport . jhash ip saddr mod 7 seed 0xb9f5 map @be4\n/);
+  assert.match(r.script, /@svc4 dnat ip to ip daddr . meta l4proto . th dport . jhash ip saddr . th sport mod 7 seed 0xb9f5 map @be4\n/);
 });

@@ -1,14 +1,38 @@
 /**
- * nftables data plane: renders the whole desired state, re-reads our two tables from the
- * kernel (`nft -j list table ...`) and applies, in one `nft -f` transaction, either
- * element-level updates (when only map elements differ) or the whole script.
- * Owns only `table inet bgpvs` and `table netdev bgpvs_dr`.
+ * nftables data plane. Owns only `table inet bgpvs` and `table netdev bgpvs_dr`.
+ *
+ * Full pass (the first one, after a failure, when the table structure changes, and every
+ * `fullResyncMs`): reads which of our tables exist, then replaces both tables in one `nft -f`
+ * transaction with the whole render. Incremental pass: the adapter remembers, per virtual
+ * server, the fragment nft last accepted (and how many fragments share each set element);
+ * only the elements of changed virtual servers are deleted and added, in one `nft -f`
+ * transaction, so a pass costs the size of the change, not of the table. nft's exit status
+ * is the verification: it commits the whole transaction or nothing, and a failed one (for
+ * example a table someone removed) falls back to a full pass at once. Reading elements back
+ * is left to the full pass: nft 1.0.6 fetches every element of a set for any read of it
+ * (`get element` of one key costs as much as listing the whole table).
  */
 import type { Logger } from 'pino';
 import type { Runner } from '../../exec/run.js';
 import type { VirtualServer } from '../../model/types.js';
 import type { DataPlane, SyncResult } from '../types.js';
-import { DR_TABLE, NAT_TABLE, elementText, renderNft, type DrContext, type MaglevFn, type MapModel } from './render.js';
+import {
+  DR_TABLE,
+  NAT_TABLE,
+  assemble,
+  drDigest,
+  elementText,
+  isFragment,
+  renderFragment,
+  skeleton,
+  type DrContext,
+  type Element,
+  type Fragment,
+  type MaglevFn,
+  type RenderContext,
+  type Skipped,
+  type Table,
+} from './render.js';
 
 export interface NftDataPlaneOptions {
   run: Runner;
@@ -23,15 +47,103 @@ export interface NftDataPlaneOptions {
   maglev?: MaglevFn;
   /** Resolves the DR context (device, its MAC, backend MACs) for this pass; none = no DR. */
   drContext?: (desired: readonly VirtualServer[]) => Promise<DrContext | undefined>;
+  /** Replace the tables whole at least this often (default 10 minutes). */
+  fullResyncMs?: number;
+  /** Clock for the resync timer (tests). */
+  now?: () => number;
 }
 
+const tableName = (t: Table): string => (t === 'inet' ? `inet ${NAT_TABLE}` : `netdev ${DR_TABLE}`);
+
+/** What nft last accepted from us. */
+interface Applied {
+  skeleton: string;
+  fragments: Map<string, Fragment>;
+  /** `table set element` → how many fragments hold it. */
+  refs: Map<string, number>;
+}
+
+/** Element statements, grouped per set or map. */
+class OpBuilder {
+  private readonly del = new Map<string, string[]>();
+  private readonly add = new Map<string, string[]>();
+  private push(m: Map<string, string[]>, target: string, text: string): void {
+    const l = m.get(target);
+    if (l) l.push(text);
+    else m.set(target, [text]);
+  }
+  delete(table: Table, set: string, key: string): void {
+    this.push(this.del, `${tableName(table)} ${set}`, key);
+  }
+  insert(table: Table, set: string, el: Element): void {
+    this.push(this.add, `${tableName(table)} ${set}`, elementText(el));
+  }
+  /** Deletes first: an element whose value changes is deleted, then added. */
+  statements(): string[] {
+    const out: string[] = [];
+    for (const [t, els] of this.del) out.push(`delete element ${t} { ${els.join(', ')} }`);
+    for (const [t, els] of this.add) out.push(`add element ${t} { ${els.join(', ')} }`);
+    return out;
+  }
+}
+
+const refKey = (f: Fragment, set: string, el: string): string => `${f.table} ${set} ${el}`;
+
 /**
- * Kernel view of our tables: chains (`table/name`, with `+masq` when a rule sets a mark) and
- * maps/sets with their elements (a set's values are '').
+ * Pure: element statements turning the applied fragments into the desired ones, and the
+ * reference counts after them. `refs` is updated in place.
  */
-export interface KernelState {
-  chains: Set<string>;
-  maps: Map<string, { table: 'inet' | 'netdev'; elements: Map<string, string> }>;
+export function fragmentOps(
+  applied: ReadonlyMap<string, Fragment>,
+  desired: ReadonlyMap<string, Fragment>,
+  refs: Map<string, number>,
+): string[] {
+  const changed: [Fragment | undefined, Fragment | undefined][] = [];
+  let kept = 0;
+  for (const [id, want] of desired) {
+    const have = applied.get(id);
+    if (have) kept++;
+    if (have !== want) changed.push([have, want]);
+  }
+  // some applied fragment is no longer desired only when not all of them were matched
+  if (kept < applied.size) for (const [id, have] of applied) if (!desired.has(id)) changed.push([have, undefined]);
+  if (changed.length === 0) return [];
+  const ops = new OpBuilder();
+
+  // set elements: drop the old fragments' references, take the new ones; only elements whose
+  // count goes to zero are deleted and only those that come from zero are added
+  const dropped = new Map<string, [Table, string, string]>();
+  for (const [have] of changed) {
+    if (!have) continue;
+    for (const [set, el] of have.sets) {
+      const k = refKey(have, set, el);
+      const n = (refs.get(k) ?? 0) - 1;
+      if (n > 0) refs.set(k, n);
+      else {
+        refs.delete(k);
+        dropped.set(k, [have.table, set, el]);
+      }
+    }
+  }
+  for (const [, want] of changed) {
+    if (!want) continue;
+    for (const [set, el] of want.sets) {
+      const k = refKey(want, set, el);
+      const n = refs.get(k) ?? 0;
+      refs.set(k, n + 1);
+      if (n === 0 && !dropped.delete(k)) ops.insert(want.table, set, [el, '']);
+    }
+  }
+  for (const [table, set, el] of dropped.values()) ops.delete(table, set, el);
+
+  // bucket elements: keys are the virtual server's own, so old and new compare directly
+  for (const [have, want] of changed) {
+    const wantBy = new Map(want?.elements ?? []);
+    const haveBy = new Map(have?.elements ?? []);
+    if (have) for (const [k, v] of have.elements) if (wantBy.get(k) !== v) ops.delete(have.table, have.map, k);
+    if (want) for (const [k, v] of want.elements) if (haveBy.get(k) !== v) ops.insert(want.table, want.map, [k, v]);
+  }
+  return ops.statements();
 }
 
 /** Text of a JSON element key or value, in the form the renderer writes. */
@@ -40,80 +152,39 @@ export function jsonValueText(v: unknown): string {
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
     if (Array.isArray(o.concat)) return o.concat.map(jsonValueText).join(' . ');
-    for (const verdict of ['goto', 'jump'] as const) {
-      const t = o[verdict] as { target?: string } | undefined;
-      if (t?.target) return `${verdict} ${t.target}`;
-    }
     if ('elem' in o) return jsonValueText((o.elem as { val: unknown }).val);
   }
   return JSON.stringify(v);
 }
 
+/** Kernel view of our tables: `table name` → elements (a set's values are ''). */
+export type KernelMaps = Map<string, Map<string, string>>;
+
 /** Parse `nft -j list table` output (pure). */
-export function parseNftJson(text: string, into: KernelState, table: 'inet' | 'netdev'): void {
+export function parseNftJson(text: string, into: KernelMaps, table: Table): void {
   const doc = JSON.parse(text) as { nftables?: Record<string, unknown>[] };
   for (const item of doc.nftables ?? []) {
-    if (item.chain) into.chains.add(`${table}/${(item.chain as { name: string }).name}`);
-    const r = item.rule as { chain: string; expr?: Record<string, unknown>[] } | undefined;
-    const setsMark = (x: Record<string, unknown>): boolean => (x.mangle as { key?: { meta?: { key?: string } } } | undefined)?.key?.meta?.key === 'mark';
-    if (r?.expr?.some(setsMark) && r.chain !== 'postrouting') into.chains.add(`${table}/${r.chain}+masq`);
     const m = (item.map ?? item.set) as { name: string; elem?: unknown[] } | undefined;
-    if (m) {
-      const elements = new Map<string, string>();
-      for (const e of m.elem ?? []) {
-        if (item.set) elements.set(jsonValueText(e), '');
-        else {
-          const [k, v] = e as [unknown, unknown];
-          elements.set(jsonValueText(k), jsonValueText(v));
-        }
+    if (!m) continue;
+    const elements = new Map<string, string>();
+    for (const e of m.elem ?? []) {
+      if (item.set) elements.set(jsonValueText(e), '');
+      else {
+        const [k, v] = e as [unknown, unknown];
+        elements.set(jsonValueText(k), jsonValueText(v));
       }
-      into.maps.set(`${table}/${m.name}`, { table, elements });
     }
+    into.set(`${table} ${m.name}`, elements);
   }
-}
-
-const tableName = (t: 'inet' | 'netdev'): string => (t === 'inet' ? `inet ${NAT_TABLE}` : `netdev ${DR_TABLE}`);
-
-/**
- * Pure diff: element statements turning `cur` into the desired maps, or undefined when the
- * structure (maps or chains) differs and the whole script must be applied.
- */
-export function elementOps(cur: KernelState, maps: readonly MapModel[], chains: readonly string[]): string[] | undefined {
-  const want = new Set(maps.map((m) => `${m.table}/${m.name}`));
-  if (want.size !== cur.maps.size || [...want].some((k) => !cur.maps.has(k))) return undefined;
-  const wantChains = new Set(chains);
-  if (wantChains.size !== cur.chains.size || [...wantChains].some((c) => !cur.chains.has(c))) return undefined;
-  const ops: string[] = [];
-  for (const m of maps) {
-    const have = cur.maps.get(`${m.table}/${m.name}`)!.elements;
-    const wantEl = new Map(m.elements);
-    const del = [...have].filter(([k, v]) => wantEl.get(k) !== v).map(([k]) => k);
-    const add = m.elements.filter(([k, v]) => have.get(k) !== v);
-    const t = tableName(m.table);
-    if (del.length) ops.push(`delete element ${t} ${m.name} { ${del.join(', ')} }`);
-    if (add.length) ops.push(`add element ${t} ${m.name} { ${add.map(elementText).join(', ')} }`);
-  }
-  return ops;
-}
-
-/** Chain names a render defines (`table/name`, and `table/name+masq` when it marks), read from its script. */
-function renderedChains(script: string): string[] {
-  const out: string[] = [];
-  let table: 'inet' | 'netdev' = 'inet';
-  let chain = '';
-  for (const line of script.split('\n')) {
-    if (line.startsWith('table netdev')) table = 'netdev';
-    const m = /^ {2}chain (\S+) \{/.exec(line);
-    if (m) out.push((chain = `${table}/${m[1]}`));
-    else if (chain && line.includes(' meta mark set meta mark | ')) out.push(`${chain}+masq`);
-    if (line === '  }') chain = '';
-  }
-  return out;
 }
 
 export class NftDataPlane implements DataPlane {
   readonly name = 'nft' as const;
   private readonly log: Logger;
+  private applied: Applied | undefined;
+  private lastFull = 0;
+  /** Fragments by the virtual-server object they were rendered from (and the DR context, for DR ones). */
+  private readonly cache = new WeakMap<VirtualServer, { dr: string; result: Fragment | Skipped }>();
 
   constructor(private readonly opts: NftDataPlaneOptions) {
     this.log = opts.logger.child({ component: 'nft' });
@@ -123,9 +194,89 @@ export class NftDataPlane implements DataPlane {
     return this.opts.run(['nft', ...args], { netns: this.opts.netns, input, allowFailure });
   }
 
-  /** Our tables as the kernel holds them now (absent tables → empty). */
-  async readKernel(): Promise<KernelState> {
-    const st: KernelState = { chains: new Set(), maps: new Map() };
+  /** The next pass replaces the tables whole. */
+  resync(): void {
+    this.applied = undefined;
+  }
+
+  private context(dr: DrContext | undefined): RenderContext {
+    return { nodeName: this.opts.nodeName, masqMark: this.opts.masqMark, buckets: this.opts.buckets, maglev: this.opts.maglev, dr };
+  }
+
+  /** Fragments of the desired state (cached per virtual-server object), and what is skipped. */
+  private fragments(desired: readonly VirtualServer[], ctx: RenderContext): { byId: Map<string, Fragment>; skipped: Skipped[] } {
+    const dr = drDigest(ctx.dr);
+    const byId = new Map<string, Fragment>();
+    const skipped: Skipped[] = [];
+    for (const vs of desired) {
+      const depends = vs.forwarding === 'dr' ? dr : '';
+      let c = this.cache.get(vs);
+      if (!c || c.dr !== depends) {
+        c = { dr: depends, result: renderFragment(vs, ctx) };
+        this.cache.set(vs, c);
+      }
+      const r = c.result;
+      if (!isFragment(r)) skipped.push(r);
+      else if (byId.has(r.id)) skipped.push({ vip: vs.vip, port: vs.port, protocol: vs.protocol, reason: 'duplicate' });
+      else byId.set(r.id, r);
+    }
+    return { byId, skipped };
+  }
+
+  async sync(desired: readonly VirtualServer[]): Promise<SyncResult> {
+    const dr = this.opts.drContext ? await this.opts.drContext(desired) : undefined;
+    const ctx = this.context(dr);
+    const { byId, skipped } = this.fragments(desired, ctx);
+    const skel = skeleton(ctx);
+    const now = this.opts.now ?? Date.now;
+    const due = now() - this.lastFull >= (this.opts.fullResyncMs ?? 600_000);
+    const applied = this.applied;
+    if (!applied || applied.skeleton !== skel || due) {
+      const reason = !applied ? 'noState' : applied.skeleton !== skel ? 'structure' : 'timer';
+      return this.full(byId, ctx, skel, skipped, reason);
+    }
+    const refs = new Map(applied.refs);
+    const ops = fragmentOps(applied.fragments, byId, refs);
+    if (ops.length === 0) {
+      this.log.debug({ reason: 'inSync' }, 'nft unchanged');
+      return { mode: 'noop', operations: 0, skipped };
+    }
+    const res = await this.nft(['-f', '-'], ops.join('\n') + '\n', true);
+    if (res.exitCode !== 0) {
+      this.log.warn({ stderr: res.stderr.trim(), statements: ops.length }, 'nft element update refused; replacing the tables');
+      this.applied = undefined;
+      return this.full(byId, ctx, skel, skipped, 'error');
+    }
+    this.applied = { skeleton: skel, fragments: byId, refs };
+    this.log.info({ op: 'elements', statements: ops.length }, 'nft maps updated');
+    return { mode: 'incremental', operations: ops.length, skipped };
+  }
+
+  /** Read which of our tables exist, then replace both in one transaction. */
+  private async full(byId: Map<string, Fragment>, ctx: RenderContext, skel: string, skipped: Skipped[], reason: string): Promise<SyncResult> {
+    this.applied = undefined;
+    const have = await this.ourTables();
+    const script = assemble([...byId.values()], ctx);
+    await this.nft(['-f', '-'], script);
+    const refs = new Map<string, number>();
+    for (const f of byId.values()) for (const [set, el] of f.sets) refs.set(refKey(f, set, el), (refs.get(refKey(f, set, el)) ?? 0) + 1);
+    this.applied = { skeleton: skel, fragments: byId, refs };
+    this.lastFull = (this.opts.now ?? Date.now)();
+    this.log.info({ op: 'replace', reason, virtualServers: byId.size, had: have }, 'nft tables replaced');
+    return { mode: 'full', operations: 1, skipped };
+  }
+
+  /** Which of our tables the kernel holds (`nft list tables`: no sets, no elements, cheap). */
+  private async ourTables(): Promise<string[]> {
+    const res = await this.nft(['-j', 'list', 'tables']);
+    const doc = JSON.parse(res.stdout) as { nftables?: { table?: { family: string; name: string } }[] };
+    const ours = new Set([tableName('inet'), tableName('netdev')]);
+    return (doc.nftables ?? []).flatMap((i) => (i.table && ours.has(`${i.table.family} ${i.table.name}`) ? [`${i.table.family} ${i.table.name}`] : []));
+  }
+
+  /** Our sets and maps with their elements, as the kernel holds them (reads everything: slow at scale). */
+  async readKernel(): Promise<KernelMaps> {
+    const st: KernelMaps = new Map();
     for (const t of ['inet', 'netdev'] as const) {
       const res = await this.nft(['-j', 'list', 'table', ...tableName(t).split(' ')], undefined, true);
       if (res.exitCode === 0) parseNftJson(res.stdout, st, t);
@@ -133,61 +284,41 @@ export class NftDataPlane implements DataPlane {
     return st;
   }
 
-  async sync(desired: readonly VirtualServer[]): Promise<SyncResult> {
-    const dr = this.opts.drContext ? await this.opts.drContext(desired) : undefined;
-    const r = renderNft({
-      virtualServers: desired,
-      nodeName: this.opts.nodeName,
-      masqMark: this.opts.masqMark,
-      buckets: this.opts.buckets,
-      maglev: this.opts.maglev,
-      dr,
-    });
-    const cur = await this.readKernel();
-    const ops = elementOps(cur, r.maps, renderedChains(r.script));
-    if (ops && ops.length === 0) {
-      this.log.debug({ reason: 'inSync' }, 'nft unchanged');
-      return { mode: 'noop', operations: 0, skipped: r.skipped };
-    }
-    if (ops) {
-      await this.nft(['-f', '-'], ops.join('\n') + '\n');
-      this.log.info({ op: 'elements', statements: ops.length }, 'nft maps updated');
-      return { mode: 'incremental', operations: ops.length, skipped: r.skipped };
-    }
-    await this.nft(['-f', '-'], r.script);
-    this.log.info({ op: 'replace', virtualServers: desired.length }, 'nft tables replaced');
-    return { mode: 'full', operations: 1, skipped: r.skipped };
-  }
-
-  /** Virtual servers read back: VIP, protocol, port and the distinct backends of each NAT map. */
+  /** Virtual servers read back: VIP, protocol, port, forwarding and the distinct backends of each, weighted by buckets. */
   async list(): Promise<VirtualServer[]> {
     const st = await this.readKernel();
-    const out: VirtualServer[] = [];
-    for (const [key, m] of st.maps) {
-      if (key === 'inet/remote4' || key === 'inet/remote6') continue;
-      const mm = /^(inet|netdev)\/(nat|dr)([46])-(tcp|udp|sctp)-(.+)-(\d+)$/.exec(key);
+    const out = new Map<string, VirtualServer>();
+    for (const [name, elements] of st) {
+      const mm = /^(inet|netdev) (dr)?be([46])$/.exec(name);
       if (!mm) continue;
-      const v6 = mm[3] === '6';
-      const rawVip = mm[5]!;
-      const vip = v6 ? rawVip.replaceAll('.', ':').replace(/\b0+(?=[0-9a-f])/g, '') : rawVip;
-      const counts = new Map<string, number>();
-      for (const v of m.elements.values()) counts.set(v, (counts.get(v) ?? 0) + 1);
-      out.push({
-        vip,
-        protocol: mm[4]!.toUpperCase() as VirtualServer['protocol'],
-        port: Number(mm[6]),
-        family: v6 ? 'IPv6' : 'IPv4',
-        scheduler: 'mh',
-        schedulerFlags: [],
-        persistenceSeconds: 0,
-        forwarding: mm[2] === 'dr' ? 'dr' : 'nat',
-        realServers: [...counts].sort().map(([v, n]) => {
-          const [address, port] = v.split(' . ');
-          return { address: address!, port: Number(port ?? 0), weight: n };
-        }),
-        services: [],
-      });
+      const aff = st.get(`${mm[1]} ${mm[2] ?? ''}aff${mm[3]}`) ?? new Map<string, string>();
+      const counts = new Map<string, Map<string, number>>();
+      for (const [k, v] of elements) {
+        const parts = k.split(' . ');
+        const vsKey = parts.slice(0, 3).join(' . ');
+        const c = counts.get(vsKey) ?? new Map<string, number>();
+        c.set(v, (c.get(v) ?? 0) + 1);
+        counts.set(vsKey, c);
+      }
+      for (const [vsKey, c] of counts) {
+        const [vip, p, port] = vsKey.split(' . ');
+        out.set(`${name} ${vsKey}`, {
+          vip: vip!,
+          protocol: p!.toUpperCase() as VirtualServer['protocol'],
+          port: Number(port),
+          family: mm[3] === '6' ? 'IPv6' : 'IPv4',
+          scheduler: 'mh',
+          schedulerFlags: [],
+          persistenceSeconds: aff.has(vsKey) ? 1 : 0,
+          forwarding: mm[2] ? 'dr' : 'nat',
+          realServers: [...c].sort().map(([v, n]) => {
+            const [address, rport] = v.split(' . ');
+            return { address: address!, port: Number(rport ?? 0), weight: n };
+          }),
+          services: [],
+        });
+      }
     }
-    return out;
+    return [...out.values()];
   }
 }

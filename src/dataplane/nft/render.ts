@@ -1,19 +1,26 @@
 /**
- * Pure: desired virtual servers → one whole nft script (`nft -f`, one atomic transaction).
+ * Pure: desired virtual servers → our nft tables, as per-virtual-server fragments (the
+ * elements one virtual server owns) and one whole script (`nft -f`, one atomic transaction).
  *
- * NAT: `table inet bgpvs`, a prerouting dispatch verdict map (vip . proto . port → goto a
- * per-virtual-server chain) and, per virtual server, a Maglev bucket map
- * (bucket → backend addr . port) read with `jhash <flow> mod M` and a fixed seed, so every
- * node loading the same table sends a flow to the same backend.
- * Cluster policy: a virtual server whose real servers include one on another node (its
- * `nodeName` is not this node's, or unknown) sets our mark bit before DNAT; the postrouting
- * chain masquerades marked packets whose new destination is in `remote4`/`remote6` (the
+ * The tables have a fixed structure whatever the number of Services; a virtual server is only
+ * elements, so a change to one touches only its elements (see adapter.ts).
+ *
+ * NAT, `table inet bgpvs`: one Maglev bucket map per family, `be4`/`be6`:
+ * (vip . proto . port . bucket) → (backend addr . port), read with
+ * `jhash <flow> mod M seed S` (fixed seed: every node loading the same elements sends a flow
+ * to the same backend). Sets of (vip . proto . port) choose the flow hash: `svc4` hashes
+ * client address and port, `aff4` (sessionAffinity ClientIP) the client address only.
+ * Cluster policy: a virtual server with a real server on another node (its `nodeName` is not
+ * this node's, or unknown) is in `masq4`; its packets get our mark bit before DNAT, and the
+ * postrouting chain masquerades marked packets whose new destination is in `remote4` (the
  * addresses of real servers on other nodes), as kube-proxy does, so the reply comes back
  * through this node to be un-NATed. Local policy never marks: the builder gives a Local
  * virtual server only this node's endpoints, so the backend sees the client's address.
- * DR: `table netdev bgpvs_dr`, an ingress chain on the uplink matching frames addressed to
+ *
+ * DR, `table netdev bgpvs_dr`: an ingress chain on the uplink matching frames addressed to
  * the node's MAC (so bridge-flooded copies are not forwarded twice), rewriting the
- * destination MAC through a Maglev bucket map and `fwd`ing out of the same device.
+ * destination MAC through `drbe4`/`drbe6` ((vip . proto . port . bucket) → backend MAC) and
+ * `fwd`ing out of the same device.
  */
 import ipaddr from 'ipaddr.js';
 import { buildMaglevTable } from '../../maglev/table.js';
@@ -26,8 +33,8 @@ export const HASH_SEED = 0xb9f5;
 /** Buckets per virtual server (prime). Small on purpose: see the bench notes. */
 export const DEFAULT_BUCKETS = 251;
 /**
- * Packet mark bit meaning "DNATed by bgpvs for a Cluster-policy virtual server": set in the
- * virtual server's chain, read and cleared in postrouting. Outside kube-proxy's 0x4000/0x8000,
+ * Packet mark bit meaning "DNATed by bgpvs for a Cluster-policy virtual server": set in
+ * prerouting, read and cleared in postrouting. Outside kube-proxy's 0x4000/0x8000,
  * Cilium's 0x0f00 and Calico's default 0xffff0000.
  */
 export const DEFAULT_MASQ_MARK = 0x1000;
@@ -50,8 +57,8 @@ export interface DrContext {
   backendMacs: ReadonlyMap<string, string>;
 }
 
-export interface RenderInput {
-  virtualServers: readonly VirtualServer[];
+/** What every fragment of one render depends on besides its virtual server. */
+export interface RenderContext {
   /** This node: a real server whose `nodeName` differs (or is unknown) is remote and gets SNAT. */
   nodeName: string;
   /** Mark bit for masquerading (default DEFAULT_MASQ_MARK). */
@@ -61,6 +68,10 @@ export interface RenderInput {
   dr?: DrContext;
 }
 
+export interface RenderInput extends RenderContext {
+  virtualServers: readonly VirtualServer[];
+}
+
 export interface Skipped {
   vip: string;
   port: number;
@@ -68,169 +79,262 @@ export interface Skipped {
   reason: string;
 }
 
-/**
- * A map's (or set's) declaration and its elements (key text → value text; a set's values are
- * ''), both in render order.
- */
+export type Table = 'inet' | 'netdev';
+export type Element = readonly [key: string, value: string];
+
+/** The elements one virtual server owns in our tables. */
+export interface Fragment {
+  /** Unique per table and virtual server: `inet 10.100.0.10 . tcp . 80`. */
+  id: string;
+  table: Table;
+  /** Render order: family, VIP, protocol, port. */
+  order: string;
+  /** Its key `vip . proto . port`. */
+  key: string;
+  /** Elements of shared sets: [set, element] (membership sets, and remote backend addresses). */
+  sets: readonly (readonly [string, string])[];
+  /** Bucket map it fills (`be4`, `drbe6`, ...). */
+  map: string;
+  /** Its bucket elements: `key . bucket` → value. */
+  elements: readonly Element[];
+}
+
+/** A set's or map's name, declaration and elements (a set's values are ''), in render order. */
 export interface MapModel {
-  table: 'inet' | 'netdev';
-  kind?: 'map' | 'set';
+  table: Table;
+  kind: 'map' | 'set';
   name: string;
   decl: string;
-  elements: [string, string][];
+  elements: Element[];
 }
 
 export interface RenderResult {
   script: string;
+  /** Every set and map of the script with its elements. */
   maps: MapModel[];
+  fragments: Fragment[];
   skipped: Skipped[];
 }
 
 const proto = (p: Protocol): string => p.toLowerCase();
+const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
+const l3Of = (f: '4' | '6'): string => (f === '6' ? 'ip6' : 'ip');
+
+/** Sort key of a virtual server: family, VIP, protocol, port. */
+const orderOf = (vs: VirtualServer): string => `${vs.family}|${vs.vip}|${vs.protocol}|${String(vs.port).padStart(5, '0')}`;
+
+/** Digest of a DR context, for caching fragments rendered with it. */
+export function drDigest(dr: DrContext | undefined): string {
+  if (!dr) return '';
+  return `${dr.device}|${dr.deviceMac}|${[...dr.backendMacs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([a, m]) => `${a}=${m}`).join(',')}`;
+}
+
+/**
+ * One virtual server → its fragment, or why it is not programmed. Pure; the result depends
+ * only on `vs`, `ctx.nodeName`, buckets, Maglev, and (DR only) `ctx.dr`.
+ */
+export function renderFragment(vs: VirtualServer, ctx: RenderContext): Fragment | Skipped {
+  const skip = (reason: string): Skipped => ({ vip: vs.vip, port: vs.port, protocol: vs.protocol, reason });
+  const m = ctx.buckets ?? DEFAULT_BUCKETS;
+  const mg = ctx.maglev ?? maglev;
+  const f = vs.family === 'IPv6' ? '6' : '4';
+  const live = vs.realServers.filter((r) => r.weight > 0);
+  if (live.length === 0) return skip('noBackendWithWeight');
+  const key = `${vs.vip} . ${proto(vs.protocol)} . ${vs.port}`;
+  const affinity = vs.persistenceSeconds > 0;
+  if (vs.forwarding === 'dr') {
+    const dr = ctx.dr;
+    if (!dr) return skip('drWithoutDevice');
+    const withMac = live.filter((r) => dr.backendMacs.has(r.address));
+    if (withMac.length === 0) return skip('drNoBackendMac');
+    const slots = mg(withMac.map((r) => ({ id: `${r.address}:${r.port}`, weight: r.weight })), m);
+    const elements: Element[] = [];
+    slots.forEach((s, b) => {
+      if (s >= 0) elements.push([`${key} . ${b}`, dr.backendMacs.get(withMac[s]!.address)!]);
+    });
+    return { id: `netdev ${key}`, table: 'netdev', order: orderOf(vs), key, sets: [[`dr${affinity ? 'aff' : 'svc'}${f}`, key]], map: `drbe${f}`, elements };
+  }
+  if (vs.forwarding !== 'nat') return skip(`forwarding ${vs.forwarding} not supported by nft`);
+  const slots = mg(live.map((r) => ({ id: `${r.address}:${r.port}`, weight: r.weight })), m);
+  const elements: Element[] = [];
+  slots.forEach((s, b) => {
+    if (s >= 0) elements.push([`${key} . ${b}`, `${live[s]!.address} . ${live[s]!.port}`]);
+  });
+  const sets: [string, string][] = [[`${affinity ? 'aff' : 'svc'}${f}`, key]];
+  const far = [...new Set(live.filter((r) => r.nodeName !== ctx.nodeName).map((r) => r.address))];
+  if (far.length > 0) {
+    sets.push([`masq${f}`, key]);
+    for (const a of far) sets.push([`remote${f}`, a]);
+  }
+  return { id: `inet ${key}`, table: 'inet', order: orderOf(vs), key, sets, map: `be${f}`, elements };
+}
+
+export const isFragment = (r: Fragment | Skipped): r is Fragment => 'id' in r;
+
+/** Element text as nft writes it: `key : value` in a map, `key` in a set. */
+export const elementText = ([k, v]: Element): string => (v === '' ? k : `${k} : ${v}`);
+
+interface Decl {
+  table: Table;
+  kind: 'map' | 'set';
+  name: string;
+  decl: string;
+}
+
+const vsKeyType = (f: '4' | '6'): string => `type ipv${f}_addr . inet_proto . inet_service`;
+
+/** Sets and maps of our tables, in render order (DR ones only with a DR context). */
+export function declarations(dr: boolean): Decl[] {
+  const out: Decl[] = [];
+  for (const f of ['4', '6'] as const) {
+    const l3 = l3Of(f);
+    out.push({ table: 'inet', kind: 'map', name: `be${f}`, decl: `typeof ${l3} daddr . meta l4proto . th dport . numgen inc mod 2 : ${l3} daddr . th dport` });
+    for (const s of ['svc', 'aff', 'masq']) out.push({ table: 'inet', kind: 'set', name: `${s}${f}`, decl: vsKeyType(f) });
+    out.push({ table: 'inet', kind: 'set', name: `remote${f}`, decl: `type ipv${f}_addr` });
+  }
+  if (dr) {
+    for (const f of ['4', '6'] as const) {
+      out.push({ table: 'netdev', kind: 'map', name: `drbe${f}`, decl: `typeof ${l3Of(f)} daddr . meta l4proto . th dport . numgen inc mod 2 : ether daddr` });
+      for (const s of ['drsvc', 'draff']) out.push({ table: 'netdev', kind: 'set', name: `${s}${f}`, decl: vsKeyType(f) });
+    }
+  }
+  return out;
+}
+
+const L4 = 'meta l4proto { tcp, udp, sctp }';
+const jhash = (l3: string, affinity: boolean, m: number): string =>
+  `jhash ${l3} saddr${affinity ? '' : ' . th sport'} mod ${m} seed 0x${HASH_SEED.toString(16)}`;
+
+function natChains(ctx: RenderContext): string {
+  const m = ctx.buckets ?? DEFAULT_BUCKETS;
+  const markBits = (ctx.masqMark ?? DEFAULT_MASQ_MARK) >>> 0;
+  const mark = hex(markBits);
+  let s = '  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n';
+  for (const f of ['4', '6'] as const) {
+    s += `    ${l3Of(f)} daddr . meta l4proto . th dport @masq${f} meta mark set meta mark | ${mark}\n`;
+  }
+  for (const f of ['4', '6'] as const) {
+    const l3 = l3Of(f);
+    const vsKey = `${l3} daddr . meta l4proto . th dport`;
+    s += `    ${L4} ${vsKey} @aff${f} dnat ${l3} to ${vsKey} . ${jhash(l3, true, m)} map @be${f}\n`;
+    s += `    ${L4} ${vsKey} @svc${f} dnat ${l3} to ${vsKey} . ${jhash(l3, false, m)} map @be${f}\n`;
+  }
+  s += '  }\n';
+  s +=
+    '  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n' +
+    `    meta mark & ${mark} == 0x00000000 return\n    meta mark set meta mark & ${hex(~markBits >>> 0)}\n` +
+    '    ip daddr @remote4 masquerade\n    ip6 daddr @remote6 masquerade\n  }\n';
+  return s;
+}
+
+function drChains(ctx: RenderContext, dr: DrContext): string {
+  const m = ctx.buckets ?? DEFAULT_BUCKETS;
+  let s = `  chain ingress {\n    type filter hook ingress device "${dr.device}" priority 0; policy accept;\n`;
+  for (const f of ['4', '6'] as const) {
+    const l3 = l3Of(f);
+    const vsKey = `${l3} daddr . meta l4proto . th dport`;
+    for (const [set, aff] of [[`draff${f}`, true], [`drsvc${f}`, false]] as const) {
+      s +=
+        `    ether daddr ${dr.deviceMac} ${L4} ${vsKey} @${set} ether saddr set ${dr.deviceMac} ` +
+        `ether daddr set ${vsKey} . ${jhash(l3, aff, m)} map @drbe${f} fwd to "${dr.device}"\n`;
+    }
+  }
+  return s + '  }\n';
+}
+
+/** Everything but the elements: when this changes, the adapter replaces the tables. */
+export function skeleton(ctx: RenderContext): string {
+  const decls = declarations(!!ctx.dr)
+    .map((d) => `${d.table} ${d.kind} ${d.name} ${d.decl}`)
+    .join('\n');
+  return `${decls}\n${natChains(ctx)}${ctx.dr ? drChains(ctx, ctx.dr) : ''}`;
+}
+
+const byOrder = (a: Fragment, b: Fragment): number => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0);
 
 function cmpBytes(a: readonly number[], b: readonly number[]): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;
 }
 
-/** nft identifier for a virtual server: kind-family-proto-vip-port (IPv6 colons → dots, expanded). */
-export function vsName(kind: 'nat' | 'dr', vs: { vip: string; protocol: Protocol; port: number }): string {
-  const a = ipaddr.parse(vs.vip);
-  const addr = a.kind() === 'ipv6' ? (a as ipaddr.IPv6).toNormalizedString().replaceAll(':', '.') : a.toString();
-  return `${kind}${a.kind() === 'ipv6' ? 6 : 4}-${proto(vs.protocol)}-${addr}-${vs.port}`;
+/** Addresses in numeric order. */
+function sortAddresses(addrs: Iterable<string>): string[] {
+  return [...addrs]
+    .map((a) => ipaddr.parse(a))
+    .sort((a, b) => cmpBytes(a.toByteArray(), b.toByteArray()))
+    .map((a) => a.toString());
 }
 
-const byKey = (a: VirtualServer, b: VirtualServer): number => {
-  const ka = `${a.family}|${a.vip}|${a.protocol}|${String(a.port).padStart(5, '0')}`;
-  const kb = `${b.family}|${b.vip}|${b.protocol}|${String(b.port).padStart(5, '0')}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-};
-
-function hashExpr(vs: VirtualServer, m: number): string {
-  const l3 = vs.family === 'IPv6' ? 'ip6' : 'ip';
-  const p = proto(vs.protocol);
-  // ClientIP affinity without state: hash the client address only.
-  const fields = vs.persistenceSeconds > 0 ? `${l3} saddr` : `${l3} saddr . ${p} sport`;
-  return `jhash ${fields} mod ${m} seed 0x${HASH_SEED.toString(16)}`;
+/** Every set and map with the elements the fragments give it (shared elements once, addresses in numeric order). */
+export function collectMaps(fragments: readonly Fragment[], dr: boolean): MapModel[] {
+  const sorted = [...fragments].sort(byOrder);
+  const maps = declarations(dr).map((d) => ({ ...d, elements: [] as Element[] }));
+  const by = new Map(maps.map((m) => [`${m.table} ${m.name}`, m]));
+  const seen = new Set<string>();
+  for (const fr of sorted) {
+    by.get(`${fr.table} ${fr.map}`)?.elements.push(...fr.elements);
+    for (const [set, el] of fr.sets) {
+      const k = `${fr.table} ${set} ${el}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      by.get(`${fr.table} ${set}`)?.elements.push([el, '']);
+    }
+  }
+  for (const m of maps) if (m.name.startsWith('remote')) m.elements = sortAddresses(m.elements.map(([a]) => a)).map((a) => [a, ''] as const);
+  return maps;
 }
 
-/** Element text as nft writes it: `key : value` in a map, `key` in a set. */
-export const elementText = ([k, v]: readonly [string, string]): string => (v === '' ? k : `${k} : ${v}`);
+const ELEMENT_SEP = ',\n      ';
 
-function elementsBlock(els: readonly [string, string][], indent: string): string {
-  if (els.length === 0) return '';
-  return `${indent}elements = {\n${els.map((e) => `${indent}  ${elementText(e)}`).join(',\n')}\n${indent}}\n`;
+function renderDecl(d: Decl, elements: readonly string[]): string {
+  let s = `  ${d.kind} ${d.name} {\n    ${d.decl}\n`;
+  if (elements.length > 0) s += `    elements = {\n      ${elements.join(ELEMENT_SEP)}\n    }\n`;
+  return s + '  }\n';
 }
 
-function renderMap(m: MapModel): string {
-  return `  ${m.kind ?? 'map'} ${m.name} {\n    ${m.decl}\n${elementsBlock(m.elements, '    ')}  }\n`;
+/**
+ * The whole script for the fragments: both tables replaced in one transaction. Written
+ * straight from the fragments (a map's text is its fragments' blocks joined), the same text
+ * as rendering `collectMaps`' models.
+ */
+export function assemble(fragments: readonly Fragment[], ctx: RenderContext): string {
+  const sorted = [...fragments].sort(byOrder);
+  const decls = declarations(!!ctx.dr);
+  const chunks = new Map<string, string[]>(decls.map((d) => [`${d.table} ${d.name}`, []]));
+  const remote = new Map<string, Set<string>>();
+  for (const fr of sorted) {
+    if (fr.elements.length > 0) chunks.get(`${fr.table} ${fr.map}`)?.push(fr.elements.map(elementText).join(ELEMENT_SEP));
+    for (const [set, el] of fr.sets) {
+      const k = `${fr.table} ${set}`;
+      if (set.startsWith('remote')) {
+        const r = remote.get(k) ?? new Set<string>();
+        r.add(el);
+        remote.set(k, r);
+      } else chunks.get(k)?.push(el);
+    }
+  }
+  for (const [k, addrs] of remote) chunks.set(k, sortAddresses(addrs));
+  const body = (t: Table): string => decls.filter((d) => d.table === t).map((d) => renderDecl(d, chunks.get(`${d.table} ${d.name}`)!)).join('');
+  let s = `# bgpvs: generated, do not edit\ntable inet ${NAT_TABLE} {}\ndelete table inet ${NAT_TABLE}\ntable inet ${NAT_TABLE} {\n`;
+  s += body('inet') + natChains(ctx) + '}\n';
+  s += `table netdev ${DR_TABLE} {}\ndelete table netdev ${DR_TABLE}\n`;
+  if (ctx.dr) s += `table netdev ${DR_TABLE} {\n${body('netdev')}${drChains(ctx, ctx.dr)}}\n`;
+  return s;
 }
-
-const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
 /** Render the whole desired state. Output is deterministic (sorted by family, VIP, proto, port). */
 export function renderNft(input: RenderInput): RenderResult {
-  const m = input.buckets ?? DEFAULT_BUCKETS;
-  const mg = input.maglev ?? maglev;
-  const mark = hex(input.masqMark ?? DEFAULT_MASQ_MARK);
-  const remote: Record<'4' | '6', Set<string>> = { '4': new Set(), '6': new Set() };
+  const fragments: Fragment[] = [];
   const skipped: Skipped[] = [];
-  const vss = [...input.virtualServers].sort(byKey);
-  const natMaps: MapModel[] = [];
-  const natChains: string[] = [];
-  const disp: Record<'4' | '6', [string, string][]> = { '4': [], '6': [] };
-  const drMaps: MapModel[] = [];
-  const drChains: string[] = [];
-  const drDisp: Record<'4' | '6', [string, string][]> = { '4': [], '6': [] };
-  const skip = (vs: VirtualServer, reason: string): void => {
-    skipped.push({ vip: vs.vip, port: vs.port, protocol: vs.protocol, reason });
-  };
-
-  for (const vs of vss) {
-    const f = vs.family === 'IPv6' ? '6' : '4';
-    const l3 = f === '6' ? 'ip6' : 'ip';
-    const p = proto(vs.protocol);
-    const live = vs.realServers.filter((r) => r.weight > 0);
-    if (live.length === 0) {
-      skip(vs, 'noBackendWithWeight');
-      continue;
+  const seen = new Set<string>();
+  for (const vs of [...input.virtualServers].sort((a, b) => (orderOf(a) < orderOf(b) ? -1 : orderOf(a) > orderOf(b) ? 1 : 0))) {
+    const r = renderFragment(vs, input);
+    if (!isFragment(r)) skipped.push(r);
+    else if (seen.has(r.id)) skipped.push({ vip: vs.vip, port: vs.port, protocol: vs.protocol, reason: 'duplicate' });
+    else {
+      seen.add(r.id);
+      fragments.push(r);
     }
-    const dispKey = `${vs.vip} . ${p} . ${vs.port}`;
-    if (vs.forwarding === 'dr') {
-      if (!input.dr) {
-        skip(vs, 'drWithoutDevice');
-        continue;
-      }
-      const dr = input.dr;
-      const withMac = live.filter((r) => dr.backendMacs.has(r.address));
-      if (withMac.length === 0) {
-        skip(vs, 'drNoBackendMac');
-        continue;
-      }
-      const name = vsName('dr', vs);
-      const slots = mg(withMac.map((r) => ({ id: `${r.address}:${r.port}`, weight: r.weight })), m);
-      drMaps.push({
-        table: 'netdev',
-        name,
-        decl: 'typeof numgen inc mod 2 : ether daddr',
-        elements: slots.flatMap((s, b) => (s < 0 ? [] : [[String(b), dr.backendMacs.get(withMac[s]!.address)!] as [string, string]])),
-      });
-      drChains.push(
-        `  chain ${name} {\n    meta l4proto ${p} ether saddr set ${dr.deviceMac} ether daddr set ${hashExpr(vs, m)} map @${name} fwd to "${dr.device}"\n  }\n`,
-      );
-      drDisp[f].push([dispKey, `goto ${name}`]);
-      continue;
-    }
-    if (vs.forwarding !== 'nat') {
-      skip(vs, `forwarding ${vs.forwarding} not supported by nft`);
-      continue;
-    }
-    const name = vsName('nat', vs);
-    const slots = mg(live.map((r) => ({ id: `${r.address}:${r.port}`, weight: r.weight })), m);
-    natMaps.push({
-      table: 'inet',
-      name,
-      decl: `typeof numgen inc mod 2 : ${l3} daddr . ${p} dport`,
-      elements: slots.flatMap((s, b) => (s < 0 ? [] : [[String(b), `${live[s]!.address} . ${live[s]!.port}`] as [string, string]])),
-    });
-    const far = live.filter((r) => r.nodeName !== input.nodeName);
-    for (const r of far) remote[f].add(r.address);
-    const markStmt = far.length > 0 ? `meta mark set meta mark | ${mark} ` : '';
-    natChains.push(`  chain ${name} {\n    meta l4proto ${p} ${markStmt}dnat ${l3} to ${hashExpr(vs, m)} map @${name}\n  }\n`);
-    disp[f].push([dispKey, `goto ${name}`]);
   }
-
-  const dispMaps = (tbl: 'inet' | 'netdev', prefix: string, d: Record<'4' | '6', [string, string][]>): MapModel[] => [
-    { table: tbl, name: `${prefix}4`, decl: 'type ipv4_addr . inet_proto . inet_service : verdict', elements: d['4'] },
-    { table: tbl, name: `${prefix}6`, decl: 'type ipv6_addr . inet_proto . inet_service : verdict', elements: d['6'] },
-  ];
-  const sortAddrs = (xs: Set<string>): [string, string][] =>
-    [...xs].map((a) => ipaddr.parse(a)).sort((a, b) => cmpBytes(a.toByteArray(), b.toByteArray())).map((a) => [a.toString(), ''] as [string, string]);
-  const remoteSets: MapModel[] = [
-    { table: 'inet', kind: 'set', name: 'remote4', decl: 'type ipv4_addr', elements: sortAddrs(remote['4']) },
-    { table: 'inet', kind: 'set', name: 'remote6', decl: 'type ipv6_addr', elements: sortAddrs(remote['6']) },
-  ];
-  const natAll = [...dispMaps('inet', 'svc', disp), ...remoteSets, ...natMaps];
-  let s = `# bgpvs: generated, do not edit\ntable inet ${NAT_TABLE} {}\ndelete table inet ${NAT_TABLE}\ntable inet ${NAT_TABLE} {\n`;
-  s += natAll.map(renderMap).join('');
-  s += natChains.join('');
-  s +=
-    '  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n' +
-    '    ip daddr . meta l4proto . th dport vmap @svc4\n    ip6 daddr . meta l4proto . th dport vmap @svc6\n  }\n' +
-    '  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n' +
-    `    meta mark & ${mark} == 0x00000000 return\n    meta mark set meta mark & ${hex(~(input.masqMark ?? DEFAULT_MASQ_MARK) >>> 0)}\n` +
-    '    ip daddr @remote4 masquerade\n    ip6 daddr @remote6 masquerade\n  }\n}\n';
-  const drAll: MapModel[] = [];
-  s += `table netdev ${DR_TABLE} {}\ndelete table netdev ${DR_TABLE}\n`;
-  if (input.dr) {
-    drAll.push(...dispMaps('netdev', 'drsvc', drDisp), ...drMaps);
-    s += `table netdev ${DR_TABLE} {\n`;
-    s += drAll.map(renderMap).join('');
-    s += drChains.join('');
-    s +=
-      `  chain ingress {\n    type filter hook ingress device "${input.dr.device}" priority 0; policy accept;\n` +
-      `    ether daddr ${input.dr.deviceMac} ip daddr . meta l4proto . th dport vmap @drsvc4\n` +
-      `    ether daddr ${input.dr.deviceMac} ip6 daddr . meta l4proto . th dport vmap @drsvc6\n  }\n}\n`;
-  }
-  return { script: s, maps: [...natAll, ...drAll], skipped };
+  return { script: assemble(fragments, input), maps: collectMaps(fragments, !!input.dr), fragments, skipped };
 }
