@@ -38,9 +38,10 @@ describe('IPPool schema', () => {
       ranges: [{ start: '198.51.100.10', end: '198.51.100.20' }],
       serviceAllocation: { priority: 10, namespaces: ['web'], serviceSelector: { matchExpressions: [{ key: 'tier', operator: 'In', values: ['edge'] }] } },
       bgp: { communities: ['65000:100', 'no-export'], largeCommunities: ['65000:1:2'], localPref: 200 },
-    })) as { spec: { autoAssign: boolean; avoidBuggyIPs: boolean } };
+    })) as { spec: { autoAssign: boolean; avoidBuggyIPs: boolean; bgp: { weightedEcmp: boolean } } };
     assert.equal(o.spec.autoAssign, true);
     assert.equal(o.spec.avoidBuggyIPs, false);
+    assert.equal(o.spec.bgp.weightedEcmp, true, 'weighted ECMP on by default');
   });
   const bad: [string, unknown, RegExp][] = [
     ['no addresses', {}, /spec: Invalid value.*at least one CIDR or range/],
