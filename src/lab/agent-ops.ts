@@ -63,3 +63,17 @@ export function nodeAddress(l: RunningLab, node: string): string {
   if (!n?.address) throw new Error(`no lab node ${node}`);
   return n.address;
 }
+
+/** Teardown: SIGKILL every agent and its gobgpd (a process already gone is fine). */
+export function killAgentsNow(agents: Iterable<LabAgent>): void {
+  for (const a of agents) {
+    const g = gobgpdPid(a);
+    a.proc.kill('SIGKILL');
+    if (g === undefined) continue;
+    try {
+      process.kill(g, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}

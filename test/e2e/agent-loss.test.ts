@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLab } from '../../src/lab/run.js';
 import { connect, createLbService, createPool, DEMO_POOL_CIDR, routerNexthops, startAgents, waitForIp, waitNexthops, waitReachable, type LabAgent } from '../../src/lab/agents.js';
-import { gobgpdPid, killAgent, nodeAddress, startAgent, waitAgentReady } from '../../src/lab/agent-ops.js';
+import { killAgent, killAgentsNow, nodeAddress, startAgent, waitAgentReady } from '../../src/lab/agent-ops.js';
 import { HeldFlows } from '../../src/lab/flows.js';
 import { startHoldResponder } from '../../src/lab/pods.js';
 import { frrSkipReason } from '../../src/rig/frr-router.js';
@@ -36,13 +36,7 @@ test('e2e: agents killed and restarted — BFD failover, established flows survi
   });
   await createPool(l, 'demo', DEMO_POOL_CIDR);
   const agents = new Map<string, LabAgent>((await startAgents(l, { dir })).map((a) => [a.node, a]));
-  t.after(() => {
-    for (const a of agents.values()) {
-      const g = gobgpdPid(a);
-      a.proc.kill('SIGKILL');
-      if (g !== undefined) process.kill(g, 'SIGKILL');
-    }
-  });
+  t.after(() => killAgentsNow(agents.values()));
   const [n1, n2, n3] = ['node1', 'node2', 'node3'].map((n) => nodeAddress(l, n)) as [string, string, string];
 
   await t.test('4: agent and gobgpd killed → the router drops the node within BFD; traffic continues through the others', async (st) => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLab } from '../../src/lab/run.js';
 import { connect, createLbService, createPool, DEMO_POOL_CIDR, startAgents, waitForIp, waitNexthops, waitReachable } from '../../src/lab/agents.js';
-import { gobgpdPid, nodeAddress } from '../../src/lab/agent-ops.js';
+import { killAgentsNow, nodeAddress } from '../../src/lab/agent-ops.js';
 import { frrSkipReason } from '../../src/rig/frr-router.js';
 import { silentLogger } from '../../src/observability/logger.js';
 
@@ -27,13 +27,7 @@ test('e2e: Cluster policy — reached through the router, flows spread over all 
   });
   await createPool(l, 'demo', DEMO_POOL_CIDR);
   const agents = await startAgents(l, { dir });
-  t.after(() => {
-    for (const a of agents) {
-      const g = gobgpdPid(a);
-      a.proc.kill('SIGKILL');
-      if (g !== undefined) process.kill(g, 'SIGKILL');
-    }
-  });
+  t.after(() => killAgentsNow(agents));
 
   const svc = await createLbService(l, 'cluster', 'web', 'Cluster', 80);
   const pods = [...(await l.cluster.addPods('node1', 1, 80)), ...(await l.cluster.addPods('node2', 1, 80))];
