@@ -229,3 +229,8 @@ export async function measureWeightedSplit(l: RunningLab, o: WeightedSplitOption
     connectMs,
   };
 }
+
+/** The lab benchmark's `weighted_split_pct`: node A's share (%, one decimal) in the 3:1 case. */
+export async function weightedSplitPct(l: RunningLab, o: WeightedSplitOptions = {}): Promise<number> {
+  return Math.round((await measureWeightedSplit(l, o)).sharePct * 10) / 10;
+}
