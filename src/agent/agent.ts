@@ -27,6 +27,8 @@ import { ClusterWatch } from './watch.js';
 import { resolveSpeakerConfig } from './peers.js';
 import { BgpvsError } from '../errors.js';
 import { checkCoexistence, discoverCniResources, readListeners } from '../coexist/findings.js';
+import type { Findings } from '../coexist/detect.js';
+import { CalicoServiceIpsWriter } from '../coexist/calico-delegate.js';
 
 export interface AgentDeps {
   config: Readonly<Config>;
@@ -50,6 +52,8 @@ export class Agent {
   private readonly http: HttpEndpoints;
   private readonly health = new Heartbeats(['node'], 10 * 60_000);
   private nodeAddress: string | undefined;
+  /** delegate mode, when allowed and Calico is found: writes the pool CIDRs into its BGPConfiguration. */
+  private calicoWriter: CalicoServiceIpsWriter | undefined;
 
   constructor(private readonly d: AgentDeps) {
     const cfg = d.config;
@@ -81,7 +85,7 @@ export class Agent {
         },
       },
       dataplane: d.dataplane,
-      advertiser: { setAdvertisements: (ads) => this.requireSpeaker().setAdvertisements(ads) },
+      advertiser: { setAdvertisements: (ads) => (cfg.bgp.coexistence === 'delegate' ? this.delegateAdvertising() : this.requireSpeaker().setAdvertisements(ads)) },
       logger: this.log.child({ component: 'node-reconciler' }),
       onDesired: (desired) => {
         this.metrics.advertisedPrefixes.set(desired.advertisements.length);
@@ -126,19 +130,35 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    await this.checkCoexistence();
+    const findings = await this.checkCoexistence();
     const port = await this.http.start();
     this.log.info({ port }, 'metrics and health endpoints listening');
-    await this.buildSpeaker();
-    await this.supervisor!.start();
+    if (this.d.config.bgp.coexistence === 'delegate') {
+      // No gobgpd, no session: the CNI's speaker advertises; we allocate and program the data plane.
+      if (this.d.config.bgp.allowWriteCniConfig && findings.calicoBgp) this.calicoWriter = new CalicoServiceIpsWriter(this.kc);
+      this.log.info({ writesCalicoConfig: !!this.calicoWriter }, 'delegate mode: not running BGP');
+    } else {
+      await this.buildSpeaker();
+      await this.supervisor!.start();
+    }
     // The first pass runs once every kind has been listed (until then a pass would refuse).
     await this.watch.start();
     this.loop.start();
     this.log.info({ node: this.d.config.nodeName, address: this.nodeAddress }, 'agent started');
   }
 
+  /**
+   * delegate mode's "bgp" step of a pass: the CNI decides what to announce; we only make sure
+   * Calico's BGPConfiguration lists the pool CIDRs (re-read every pass, written when one is missing).
+   */
+  private async delegateAdvertising(): Promise<void> {
+    if (!this.calicoWriter) return;
+    const cidrs = this.d.pools.flatMap((p) => p.cidrs);
+    if (await this.calicoWriter.ensure(cidrs)) this.log.info({ cidrs }, 'Calico BGPConfiguration default: pool CIDRs written to spec.serviceLoadBalancerIPs');
+  }
+
   /** Before gobgpd starts: refuse (CoexistenceError, the CLI exits 1) a mode that would fight the CNI's BGP speaker. */
-  private async checkCoexistence(): Promise<void> {
+  private async checkCoexistence(): Promise<Findings> {
     const cfg = this.d.config;
     const { findings, notes } = await checkCoexistence(
       {
@@ -150,6 +170,7 @@ export class Agent {
       { listeners: () => readListeners(179), served: () => discoverCniResources(this.kc) },
     );
     this.log.info({ mode: cfg.bgp.coexistence, findings, notes }, 'coexistence check passed');
+    return findings;
   }
 
   /** Graceful stop: no more passes; drain and withdraw BGP; leave the data plane serving. */
