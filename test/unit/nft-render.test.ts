@@ -82,7 +82,7 @@ test('nft render: Cluster with remote real servers marks for masquerade; only-lo
 
 test('nft render: one fragment per virtual server, the elements it owns; affinity picks the client-address-only hash', () => {
   const r = renderNft({ virtualServers: fixtureVs, nodeName: fixtureNode, buckets: 7, dr: fixtureDr });
-  assert.deepEqual(r.fragments.map((f) => [f.id, f.map, f.sets, f.elements.length]), [
+  assert.deepEqual(r.fragments.map((f) => [f.id, f.map, f.sets, f.buckets.filter((b) => b !== '').length]), [
     ['inet 10.100.0.10 . tcp . 80', 'be4', [['svc4', '10.100.0.10 . tcp . 80'], ['masq4', '10.100.0.10 . tcp . 80'], ['remote4', '10.0.0.22']], 7],
     ['inet 10.100.0.10 . udp . 53', 'be4', [['aff4', '10.100.0.10 . udp . 53']], 7],
     ['netdev 10.100.0.20 . tcp . 80', 'drbe4', [['drsvc4', '10.100.0.20 . tcp . 80']], 7],

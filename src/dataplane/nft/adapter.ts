@@ -136,12 +136,16 @@ export function fragmentOps(
   }
   for (const [table, set, el] of dropped.values()) ops.delete(table, set, el);
 
-  // bucket elements: keys are the virtual server's own, so old and new compare directly
+  // bucket elements: keys are the virtual server's own, so old and new compare bucket by bucket
   for (const [have, want] of changed) {
-    const wantBy = new Map(want?.elements ?? []);
-    const haveBy = new Map(have?.elements ?? []);
-    if (have) for (const [k, v] of have.elements) if (wantBy.get(k) !== v) ops.delete(have.table, have.map, k);
-    if (want) for (const [k, v] of want.elements) if (haveBy.get(k) !== v) ops.insert(want.table, want.map, [k, v]);
+    const n = Math.max(have?.buckets.length ?? 0, want?.buckets.length ?? 0);
+    for (let b = 0; b < n; b++) {
+      const hv = have?.buckets[b] ?? '';
+      const wv = want?.buckets[b] ?? '';
+      if (hv === wv) continue;
+      if (hv !== '') ops.delete(have!.table, have!.map, `${have!.key} . ${b}`);
+      if (wv !== '') ops.insert(want!.table, want!.map, [`${want!.key} . ${b}`, wv]);
+    }
   }
   return ops.statements();
 }

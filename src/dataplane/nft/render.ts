@@ -95,8 +95,19 @@ export interface Fragment {
   sets: readonly (readonly [string, string])[];
   /** Bucket map it fills (`be4`, `drbe6`, ...). */
   map: string;
-  /** Its bucket elements: `key . bucket` → value. */
-  elements: readonly Element[];
+  /** Its bucket map's values by bucket ('' = empty bucket): element `key . b` → `buckets[b]`. */
+  buckets: readonly string[];
+  /** Its bucket elements as script text, joined as the whole script lists them. */
+  text: string;
+}
+
+/** A fragment's bucket elements: `key . bucket` → value. */
+export function fragmentElements(f: Fragment): Element[] {
+  const out: Element[] = [];
+  f.buckets.forEach((v, b) => {
+    if (v !== '') out.push([`${f.key} . ${b}`, v]);
+  });
+  return out;
 }
 
 /** A set's or map's name, declaration and elements (a set's values are ''), in render order. */
@@ -148,25 +159,33 @@ export function renderFragment(vs: VirtualServer, ctx: RenderContext): Fragment 
     const withMac = live.filter((r) => dr.backendMacs.has(r.address));
     if (withMac.length === 0) return skip('drNoBackendMac');
     const slots = mg(withMac.map((r) => ({ id: `${r.address}:${r.port}`, weight: r.weight })), m);
-    const elements: Element[] = [];
-    slots.forEach((s, b) => {
-      if (s >= 0) elements.push([`${key} . ${b}`, dr.backendMacs.get(withMac[s]!.address)!]);
-    });
-    return { id: `netdev ${key}`, table: 'netdev', order: orderOf(vs), key, sets: [[`dr${affinity ? 'aff' : 'svc'}${f}`, key]], map: `drbe${f}`, elements };
+    const { buckets, text } = bucketElements(key, slots, withMac.map((r) => dr.backendMacs.get(r.address)!));
+    return { id: `netdev ${key}`, table: 'netdev', order: orderOf(vs), key, sets: [[`dr${affinity ? 'aff' : 'svc'}${f}`, key]], map: `drbe${f}`, buckets, text };
   }
   if (vs.forwarding !== 'nat') return skip(`forwarding ${vs.forwarding} not supported by nft`);
   const slots = mg(live.map((r) => ({ id: `${r.address}:${r.port}`, weight: r.weight })), m);
-  const elements: Element[] = [];
-  slots.forEach((s, b) => {
-    if (s >= 0) elements.push([`${key} . ${b}`, `${live[s]!.address} . ${live[s]!.port}`]);
-  });
+  const { buckets, text } = bucketElements(key, slots, live.map((r) => `${r.address} . ${r.port}`));
   const sets: [string, string][] = [[`${affinity ? 'aff' : 'svc'}${f}`, key]];
   const far = [...new Set(live.filter((r) => r.nodeName !== ctx.nodeName).map((r) => r.address))];
   if (far.length > 0) {
     sets.push([`masq${f}`, key]);
     for (const a of far) sets.push([`remote${f}`, a]);
   }
-  return { id: `inet ${key}`, table: 'inet', order: orderOf(vs), key, sets, map: `be${f}`, elements };
+  return { id: `inet ${key}`, table: 'inet', order: orderOf(vs), key, sets, map: `be${f}`, buckets, text };
+}
+
+const ELEMENT_SEP = ',\n      ';
+
+/** Bucket values of one virtual server (slot → index into `values`, -1 = empty), and their script text. */
+function bucketElements(key: string, slots: readonly number[], values: readonly string[]): { buckets: string[]; text: string } {
+  const buckets = new Array<string>(slots.length);
+  let text = '';
+  for (let b = 0; b < slots.length; b++) {
+    const s = slots[b]!;
+    buckets[b] = s < 0 ? '' : values[s]!;
+    if (s >= 0) text += `${text ? ELEMENT_SEP : ''}${key} . ${b} : ${values[s]!}`;
+  }
+  return { buckets, text };
 }
 
 export const isFragment = (r: Fragment | Skipped): r is Fragment => 'id' in r;
@@ -272,7 +291,7 @@ export function collectMaps(fragments: readonly Fragment[], dr: boolean): MapMod
   const by = new Map(maps.map((m) => [`${m.table} ${m.name}`, m]));
   const seen = new Set<string>();
   for (const fr of sorted) {
-    by.get(`${fr.table} ${fr.map}`)?.elements.push(...fr.elements);
+    by.get(`${fr.table} ${fr.map}`)?.elements.push(...fragmentElements(fr));
     for (const [set, el] of fr.sets) {
       const k = `${fr.table} ${set} ${el}`;
       if (seen.has(k)) continue;
@@ -283,8 +302,6 @@ export function collectMaps(fragments: readonly Fragment[], dr: boolean): MapMod
   for (const m of maps) if (m.name.startsWith('remote')) m.elements = sortAddresses(m.elements.map(([a]) => a)).map((a) => [a, ''] as const);
   return maps;
 }
-
-const ELEMENT_SEP = ',\n      ';
 
 function renderDecl(d: Decl, elements: readonly string[]): string {
   let s = `  ${d.kind} ${d.name} {\n    ${d.decl}\n`;
@@ -303,7 +320,7 @@ export function assemble(fragments: readonly Fragment[], ctx: RenderContext): st
   const chunks = new Map<string, string[]>(decls.map((d) => [`${d.table} ${d.name}`, []]));
   const remote = new Map<string, Set<string>>();
   for (const fr of sorted) {
-    if (fr.elements.length > 0) chunks.get(`${fr.table} ${fr.map}`)?.push(fr.elements.map(elementText).join(ELEMENT_SEP));
+    if (fr.text) chunks.get(`${fr.table} ${fr.map}`)?.push(fr.text);
     for (const [set, el] of fr.sets) {
       const k = `${fr.table} ${set}`;
       if (set.startsWith('remote')) {
