@@ -96,16 +96,35 @@ export function answersByNode(answers: Readonly<Record<string, number>>, podNode
 }
 
 /**
- * `count` TCP connections from the client to VIP:port, `concurrency` at a time (each a real
- * socat through the router, as `connect` makes them); answers counted as `connect` does.
+ * `count` TCP connections from the client to VIP:port, `concurrency` at a time, each a real
+ * socat through the router (as `connect` makes them). A connection that gets no answer is
+ * tried again, up to `retries` times, as a client would: each try is a new connection (new
+ * source port), so the router hashes it afresh. Answers are counted as `connect` counts them;
+ * `retried` says how many tries were repeats.
  */
-export async function connectMany(l: RunningLab, vip: string, port: number, count: number, concurrency = 4): Promise<Record<string, number>> {
-  const workers = Math.max(1, Math.min(concurrency, count));
-  const share = (i: number) => Math.floor(count / workers) + (i < count % workers ? 1 : 0);
-  const parts = await Promise.all(Array.from({ length: workers }, (_, i) => connect(l, vip, port, share(i))));
-  const out: Record<string, number> = {};
-  for (const p of parts) for (const [k, n] of Object.entries(p)) out[k] = (out[k] ?? 0) + n;
-  return out;
+export async function connectMany(
+  l: RunningLab,
+  vip: string,
+  port: number,
+  count: number,
+  opts: { concurrency?: number; retries?: number } = {},
+): Promise<{ answers: Record<string, number>; retried: number }> {
+  const answers: Record<string, number> = {};
+  let retried = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      let answer = 'no answer';
+      for (let attempt = 0; attempt <= (opts.retries ?? 0) && answer === 'no answer'; attempt++) {
+        if (attempt > 0) retried++;
+        answer = Object.keys(await connect(l, vip, port, 1))[0] ?? 'no answer';
+      }
+      answers[answer] = (answers[answer] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 1, count)) }, worker));
+  return { answers, retried };
 }
 
 export interface FibState {
@@ -179,8 +198,10 @@ export interface WeightedSplit {
   pods: { a: LabPod[]; b: LabPod[] };
   /** Router RIB weights by node name. */
   weights: Record<string, number>;
-  /** Answers per node ("no answer" included when some connections got none). */
+  /** Answers per node ("no answer" included when some connections got none after their retries). */
   answers: Record<string, number>;
+  /** Connections tried again after getting no answer (the lab's responders fork per connection; a loaded machine drops a rare one). */
+  retried: number;
   /** Node A's share of the answered connections, in percent. */
   sharePct: number;
   connections: number;
@@ -214,9 +235,9 @@ export async function measureWeightedSplit(l: RunningLab, o: WeightedSplitOption
   const w = await waitWeights(l, vip, `${podsA}:${podsB}`, (x) => x[addrA] !== undefined && x[addrB] !== undefined && Math.abs(x[addrA]! / x[addrB]! - want) < 0.1 * want);
   await waitReachable(l, vip, port);
   const started = Date.now();
-  const raw = await connectMany(l, vip, port, connections, o.concurrency ?? 1);
+  const raw = await connectMany(l, vip, port, connections, { concurrency: o.concurrency ?? 1, retries: 2 });
   const connectMs = Date.now() - started;
-  const answers = answersByNode(raw, (pod) => l.cluster.pods.get(pod)?.node);
+  const answers = answersByNode(raw.answers, (pod) => l.cluster.pods.get(pod)?.node);
   const answered = (answers[nodeA] ?? 0) + (answers[nodeB] ?? 0);
   return {
     service,
@@ -226,6 +247,7 @@ export async function measureWeightedSplit(l: RunningLab, o: WeightedSplitOption
     answers,
     sharePct: answered ? (100 * (answers[nodeA] ?? 0)) / answered : 0,
     connections,
+    retried: raw.retried,
     connectMs,
   };
 }

@@ -48,16 +48,17 @@ test('e2e: weighted ECMP — 3:1 endpoints → 3:1 weights and a 75/25 split; sc
 
   // 1. 3 ready endpoints on node1, 1 on node2.
   const m = await measureWeightedSplit(l, { pool: 'weighted', podsA: 3, podsB: 1, connections: 400 });
-  t.diagnostic(`3:1 — vip ${m.vip}, router weights ${JSON.stringify(m.weights)}, answers ${JSON.stringify(m.answers)}, node1 ${m.sharePct.toFixed(1)} % (${m.connections} connections in ${m.connectMs} ms)`);
+  t.diagnostic(`3:1 — vip ${m.vip}, router weights ${JSON.stringify(m.weights)}, answers ${JSON.stringify(m.answers)} (${m.retried} retried), node1 ${m.sharePct.toFixed(1)} % (${m.connections} connections in ${m.connectMs} ms)`);
   assert.ok(m.vip.startsWith('10.200.0.'), `${m.vip} from the weighted pool`);
   const bw = Object.fromEntries((await router.bgpPaths(`${m.vip}/32`)).map((p) => [p.nexthop, p.linkBandwidth?.bytesPerSecond]));
   assert.deepEqual(bw, { [n1]: 375_000, [n2]: 125_000 }, 'link-bandwidth ∝ ready local endpoints');
   assert.ok(Math.abs(m.weights.node1! / m.weights.node2! - 3) < 0.3, `router weights ${JSON.stringify(m.weights)} ≈ 3:1`);
-  // Real TCP through the router, one at a time; the lab's fork-per-connection responders may
-  // miss a rare answer on a loaded machine, so up to 1 % unanswered is tolerated (and shown).
-  const answered = (m.answers.node1 ?? 0) + (m.answers.node2 ?? 0);
-  assert.ok(answered >= 396 && answered + (m.answers['no answer'] ?? 0) === 400, `answers: ${JSON.stringify(m.answers)}`);
-  assert.ok(Math.abs(m.sharePct - 75) <= 10, `node1 got ${m.sharePct.toFixed(1)} % of ${answered} connections (want 75 ± 10)`);
+  // Real TCP through the router, one at a time; a connection left unanswered (the lab's
+  // fork-per-connection responders on a loaded machine) is tried again as a new connection,
+  // as a client would, up to twice. Every connection is answered.
+  assert.deepEqual(Object.keys(m.answers).sort(), ['node1', 'node2'], `answers: ${JSON.stringify(m.answers)} (${m.retried} retried)`);
+  assert.equal(m.answers.node1! + m.answers.node2!, 400);
+  assert.ok(Math.abs(m.sharePct - 75) <= 10, `node1 got ${m.sharePct.toFixed(1)} % of 400 connections (want 75 ± 10)`);
 
   // 2. node2 scales to 3: weights 1:1, the route replaced in place, never withdrawn.
   const watch = await watchRoute(l, m.vip);
@@ -92,7 +93,7 @@ test('e2e: weighted ECMP — 3:1 endpoints → 3:1 weights and a 75/25 split; sc
   assert.deepEqual(pbw.sort(), [[n1, undefined], [n2, undefined]], 'no link-bandwidth');
   assert.equal(pw[n1], pw[n2], `equal weights: ${JSON.stringify(pw)}`);
   await waitReachable(l, pvip, 8081);
-  const answers = answersByNode(await connectMany(l, pvip, 8081, 40), (pod) => l.cluster.pods.get(pod)?.node);
+  const answers = answersByNode((await connectMany(l, pvip, 8081, 40, { retries: 2 })).answers, (pod) => l.cluster.pods.get(pod)?.node);
   t.diagnostic(`plain pool — 40 connections: ${JSON.stringify(answers)}`);
   assert.ok((answers.node1 ?? 0) > 0 && (answers.node2 ?? 0) > 0, `both nodes serve: ${JSON.stringify(answers)}`);
 });
