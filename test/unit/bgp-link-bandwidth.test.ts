@@ -59,6 +59,9 @@ test('link-bandwidth: an endpoint-count change replaces the path in place; weigh
   assert.deepEqual([d.add.length, d.replace.map((p) => p.prefix), d.delete.length], [0, ['192.0.2.10/32'], 0]);
   assert.deepEqual(diffPaths(after, after), { add: [], replace: [], delete: [] });
   assert.equal(wantedPaths([ad({ weighted: false })], opts).paths[0]!.linkBandwidth, undefined);
+  // IPv6 VIPs carry it too (MP_REACH path, same extended community).
+  const v6 = wantedPaths([ad({ prefix: '2001:db8::10/128', family: 'IPv6', localReadyEndpoints: 2 })], { ...opts, nextHops: { IPv6: '2001:db8::11' } }).paths[0]!;
+  assert.deepEqual(fromGobgpPath(toGobgpPath(v6))?.linkBandwidth, { asn: 65001, bytesPerSecond: 250_000 });
 
   // The model's own diff says the same: one update, no withdraw.
   const ops = diff({ virtualServers: [], advertisements: [ad({ localReadyEndpoints: 3 })] }, { virtualServers: [], advertisements: [ad({ localReadyEndpoints: 1 })] });
