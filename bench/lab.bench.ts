@@ -197,10 +197,13 @@ async function flowsBroken(b: Bench): Promise<{ pct: number; detail: string }> {
 
 // ---------------------------------------------------------------------------------------
 // Figures handed in by other work, measured on the same running lab, each joining the JSON
-// line under its name. weighted_split_pct (weighted ECMP) goes here: add
-//   weighted_split_pct: (b) => weightedSplitPct(b.l, { dir: b.dir }),
-// with its import at the top. Each gets the lab (three nodes, agents ready) after the
-// figures above have been taken, before the silent-loss measurement cuts node3 off.
+// line under its name. Each gets the lab (three nodes, agents ready) after the figures above
+// have been taken, before the silent-loss measurement cuts node3 off.
+// weighted_split_pct (src/lab/weighted.ts) goes here:
+//   weighted_split_pct: (b) => weightedSplitPct(b.l, { pool: 'weighted' }),
+// It needs a pool with weighted ECMP on, and agents read pools when they start, so also add
+// before startAgents below (a pool outside the 'bench' one, no auto-assign):
+//   await createIpPool(l, 'weighted', '10.201.0.0/24', { weightedEcmp: true, autoAssign: false });
 type LabFigure = (b: Bench) => Promise<number>;
 const MORE_FIGURES: Record<string, LabFigure> = {};
 // ---------------------------------------------------------------------------------------
