@@ -38,7 +38,7 @@ test('e2e: weighted ECMP — 3:1 endpoints → 3:1 weights and a 75/25 split; sc
     await l.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  // Pools are read when the agents start: both exist first. "weighted" leaves the default (on).
+  // Both pools exist before the agents start. "weighted" leaves bgp.weightedEcmp at its default (on).
   await createIpPool(l, 'weighted', '10.200.0.0/24');
   await createIpPool(l, 'plain', '10.201.0.0/24', { weightedEcmp: false, autoAssign: false });
   const agents = await startAgents(l, { dir });
