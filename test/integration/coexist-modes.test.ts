@@ -168,11 +168,12 @@ describe('bgpvs beside a CNI BGP speaker: every mode in its own namespaces, watc
     const ok = await check(c, { mode: 'via-local-speaker', nodeAddress: NODE, peers, allowWriteCniConfig: false });
     assert.equal(ok.exitCode, 0, ok.stderr);
 
+    // As the agent configures it: next hop the node address (BIRD's own; BIRD resolves it through protocol direct).
     const speaker = await c.startGobgpd({
       asn: CNI_ASN,
       routerId: NODE_ALT,
       listenPort: -1,
-      nextHops: { IPv4: NODE_ALT },
+      nextHops: { IPv4: NODE },
       peers: [{ address: NODE, asn: CNI_ASN, sourceAddress: NODE_ALT, families: ['IPv4'], connectRetrySeconds: 1, idleHoldAfterResetSeconds: 1 }],
       exportCidrs: [VIP_RANGE],
     });
