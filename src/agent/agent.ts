@@ -24,7 +24,10 @@ import { Heartbeats } from '../reconcile/health.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
 import { NodeReconciler, type DataPlanePort } from './node-reconciler.js';
 import { ClusterWatch } from './watch.js';
-import { resolveSpeakerConfig } from './peers.js';
+import { mergePeers, readPeerSecrets, resolveSpeakerConfig, speakerConfigFor, type PeerSource } from './peers.js';
+import { modelPools } from './pools.js';
+import { parsePools } from '../ipam/pools.js';
+import type { SpeakerConfig } from '../bgp/config.js';
 import { BgpvsError } from '../errors.js';
 import { checkCoexistence, discoverCniResources, readListeners } from '../coexist/findings.js';
 import type { Findings } from '../coexist/detect.js';
@@ -52,6 +55,11 @@ export class Agent {
   private readonly http: HttpEndpoints;
   private readonly health = new Heartbeats(['node'], 10 * 60_000);
   private nodeAddress: string | undefined;
+  /** The model for the current IP pools; rebuilt when the IPPool objects change. */
+  private builder: ModelBuilder;
+  private poolsKey: string;
+  /** What the speaker config was last computed from (peers, Node, pools). */
+  private speakerKey: string | undefined;
   /** delegate mode, when allowed and Calico is found: writes the pool CIDRs into its BGPConfiguration. */
   private calicoWriter: CalicoServiceIpsWriter | undefined;
 
@@ -64,28 +72,20 @@ export class Agent {
     this.nodeAddress = cfg.nodeAddress;
     if (!this.nodeAddress) throw new BgpvsError('node address unknown: set --node-address (the DaemonSet passes status.hostIP)');
     this.kc = kc;
-    const builder = new ModelBuilder(
-      modelConfig({
-        loadBalancerClass: cfg.service.loadBalancerClass,
-        handleClasslessServices: cfg.service.handleClasslessServices,
-        advertiseClusterIPs: cfg.service.advertiseClusterIPs,
-        advertiseExternalIPs: cfg.service.advertiseExternalIPs,
-        defaultScheduler: cfg.service.defaultScheduler,
-        defaultForwarding: cfg.service.defaultForwarding,
-        pools: d.pools,
-      }),
-      cfg.nodeName,
-    );
+    this.pools = d.pools;
+    this.poolsKey = JSON.stringify(d.pools);
+    this.builder = this.makeBuilder(d.pools);
     this.reconciler = new NodeReconciler({
       source: this.watch,
       model: {
         build: (snap: ClusterSnapshot) => {
-          builder.sync(snap);
-          return builder.build();
+          this.observePools();
+          this.builder.sync(snap);
+          return this.builder.build();
         },
       },
       dataplane: d.dataplane,
-      advertiser: { setAdvertisements: (ads) => (cfg.bgp.coexistence === 'delegate' ? this.delegateAdvertising() : this.requireSpeaker().setAdvertisements(ads)) },
+      advertiser: { setAdvertisements: (ads) => (cfg.bgp.coexistence === 'delegate' ? this.delegateAdvertising() : this.advertise(ads)) },
       logger: this.log.child({ component: 'node-reconciler' }),
       onDesired: (desired) => {
         this.metrics.advertisedPrefixes.set(desired.advertisements.length);
@@ -104,6 +104,67 @@ export class Agent {
     this.http = new HttpEndpoints({ registry: this.metrics.registry, health: this.health, host: cfg.metrics.host, port: cfg.metrics.port });
   }
 
+  /** The current IP pools (CIDRs and BGP attributes), from the IPPool objects once listed. */
+  private pools: readonly PoolAttributes[];
+
+  private makeBuilder(pools: readonly PoolAttributes[]): ModelBuilder {
+    const cfg = this.d.config;
+    return new ModelBuilder(
+      modelConfig({
+        loadBalancerClass: cfg.service.loadBalancerClass,
+        handleClasslessServices: cfg.service.handleClasslessServices,
+        advertiseClusterIPs: cfg.service.advertiseClusterIPs,
+        advertiseExternalIPs: cfg.service.advertiseExternalIPs,
+        defaultScheduler: cfg.service.defaultScheduler,
+        defaultForwarding: cfg.service.defaultForwarding,
+        pools,
+      }),
+      cfg.nodeName,
+    );
+  }
+
+  /** IPPool objects changed (added, edited, deleted): the model starts over with the new pools. */
+  private observePools(): void {
+    if (!this.watch.pools.isSynced) return;
+    const { pools, invalid } = parsePools(this.watch.pools.items());
+    const next = modelPools(pools);
+    const key = JSON.stringify(next);
+    if (key === this.poolsKey) return;
+    for (const p of invalid) this.log.error({ pool: p.name, reason: p.reason }, 'IP pool ignored');
+    this.pools = next;
+    this.poolsKey = key;
+    this.builder = this.makeBuilder(next);
+    this.log.info({ pools: pools.map((p) => p.name) }, 'IP pools changed');
+  }
+
+  /** The bgp step of a pass: the speaker follows the BGPPeer objects, the Node and the pools, then the paths. */
+  private async advertise(ads: Parameters<GobgpSpeaker['setAdvertisements']>[0]): Promise<unknown> {
+    const speaker = this.requireSpeaker();
+    const next = await this.nextSpeakerConfig();
+    if (next) {
+      await speaker.reconfigure(next.config);
+      this.speakerKey = next.key;
+      this.log.info({ asn: next.config.asn, peers: next.config.peers.map((p) => p.address), exportCidrs: next.config.exportCidrs }, 'BGP speaker reconfigured');
+    }
+    return speaker.setAdvertisements(ads);
+  }
+
+  /** A new speaker config when its inputs changed since the last one applied; else undefined. */
+  private async nextSpeakerConfig(): Promise<{ config: SpeakerConfig; key: string } | undefined> {
+    const cfg = this.d.config;
+    if (!this.watch.peers.isSynced || !this.watch.nodes.isSynced) return undefined;
+    const node = this.watch.nodes.items().find((n) => n.metadata?.name === cfg.nodeName);
+    const { peers, problems } = mergePeers(cfg.bgp.peers, this.watch.peers.items());
+    const poolCidrs = this.pools.flatMap((p) => p.cidrs);
+    const key = JSON.stringify([peers, node?.metadata?.labels, node?.metadata?.annotations?.['bgpvs.io/asn'], node?.metadata?.annotations?.['bgpvs.io/router-id'], poolCidrs]);
+    if (key === this.speakerKey) return undefined;
+    for (const p of problems) this.log.error({ bgpPeer: p.name, reason: p.reason }, 'BGPPeer ignored');
+    const secrets = await readPeerSecrets(this.kc, peers as readonly PeerSource[], this.log);
+    const r = speakerConfigFor(cfg, this.nodeAddress!, node, peers, secrets, poolCidrs);
+    for (const why of r.problems) this.log.error({ node: cfg.nodeName }, why);
+    return { config: r.config, key };
+  }
+
   private requireSpeaker(): GobgpSpeaker {
     if (!this.speaker) throw new BgpvsError('BGP speaker not started');
     return this.speaker;
@@ -115,7 +176,7 @@ export class Agent {
    */
   private async buildSpeaker(): Promise<void> {
     const cfg = this.d.config;
-    const speakerCfg = await resolveSpeakerConfig(this.kc, cfg, this.nodeAddress!, this.d.pools.flatMap((p) => p.cidrs), this.log);
+    const speakerCfg = await resolveSpeakerConfig(this.kc, cfg, this.nodeAddress!, this.pools.flatMap((p) => p.cidrs), this.log);
     const target = cfg.bgp.gobgpd.mode === 'child' ? `127.0.0.1:${cfg.bgp.gobgpd.grpcPort}` : `${cfg.bgp.gobgpd.host}:${cfg.bgp.gobgpd.port}`;
     const client = new GobgpClient({ target, protoDir: gobgpProtoDir() });
     this.speaker = new GobgpSpeaker({ client, logger: this.log, config: speakerCfg });
@@ -153,7 +214,7 @@ export class Agent {
    */
   private async delegateAdvertising(): Promise<void> {
     if (!this.calicoWriter) return;
-    const cidrs = this.d.pools.flatMap((p) => p.cidrs);
+    const cidrs = this.pools.flatMap((p) => p.cidrs);
     if (await this.calicoWriter.ensure(cidrs)) this.log.info({ cidrs }, 'Calico BGPConfiguration default: pool CIDRs written to spec.serviceLoadBalancerIPs');
   }
 

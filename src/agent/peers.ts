@@ -1,10 +1,10 @@
 /**
- * Which peers this node has, and with which global settings: config peers filtered by their
- * node selector, Secret-held passwords filled in, and per-node overrides from the Node's
- * annotations (bgpvs.io/asn, bgpvs.io/router-id), as kube-router does. Pure, but for
- * `resolveSpeakerConfig`, which reads the Node and the Secrets.
+ * Which peers this node has, and with which global settings: config peers and BGPPeer
+ * objects, filtered by their node selector, Secret-held passwords filled in, and per-node
+ * overrides from the Node's annotations (bgpvs.io/asn, bgpvs.io/router-id), as kube-router
+ * does. Pure, but for `readPeerSecrets` and `resolveSpeakerConfig`, which read the API.
  */
-import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1LabelSelector, type V1Node } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Config, StaticPeer } from '../config/config.js';
 import type { PeerConfig, SpeakerConfig } from '../bgp/config.js';
@@ -17,19 +17,107 @@ export const ANNOTATION_NODE_ROUTER_ID = 'bgpvs.io/router-id';
 
 export const secretKey = (r: { namespace: string; name: string; key: string }) => `${r.namespace}/${r.name}#${r.key}`;
 
+export const BGPPEER_GROUP = 'bgpvs.io';
+export const BGPPEER_VERSION = 'v1alpha1';
+export const BGPPEER_PLURAL = 'bgppeers';
+
+/** A BGPPeer object as the API returns it (daemonset/crds/bgppeer.yaml). */
+export interface BGPPeerObject {
+  metadata?: { name?: string; generation?: number; resourceVersion?: string };
+  spec?: {
+    address?: string;
+    asn?: number;
+    localASN?: number;
+    port?: number;
+    passwordSecretRef?: { name?: string; namespace?: string; key?: string };
+    holdTimeSeconds?: number;
+    keepaliveSeconds?: number;
+    bfd?: { enabled?: boolean; minRxMs?: number; minTxMs?: number; multiplier?: number };
+    ebgpMultihop?: number;
+    sourceAddress?: string;
+    nodeSelector?: V1LabelSelector;
+    gracefulRestart?: { enabled?: boolean; restartTimeSeconds?: number };
+    families?: string[];
+  };
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string; observedGeneration?: number }[] };
+}
+
+/** A peer from config or from a BGPPeer object (`source` says which, for logs and status). */
+export type PeerSource = Omit<StaticPeer, 'nodeSelector'> & { nodeSelector?: V1LabelSelector; source?: string };
+
+/**
+ * A BGPPeer object → a peer, or why it cannot be used (the schema rejects most bad input at
+ * admission; this catches what it cannot, and objects written before a schema change).
+ */
+export function peerFromObject(o: BGPPeerObject): { peer: PeerSource } | { problem: string } {
+  const name = o.metadata?.name ?? '';
+  const s = o.spec ?? {};
+  try {
+    if (s.address === undefined) return { problem: 'spec.address: required' };
+    if (s.asn === undefined) return { problem: 'spec.asn: required' };
+    if (s.localASN !== undefined) return { problem: 'spec.localASN: not supported yet (the node ASN comes from --bgp.asn or the bgpvs.io/asn Node annotation)' };
+    const peer: PeerSource = {
+      address: parseIp('spec.address', s.address),
+      asn: parseAsn('spec.asn', String(s.asn)),
+      port: s.port ?? 179,
+      source: `BGPPeer/${name}`,
+    };
+    const ref = s.passwordSecretRef;
+    if (ref) {
+      if (!ref.name || !ref.namespace) return { problem: 'spec.passwordSecretRef: needs name and namespace' };
+      peer.passwordSecret = { namespace: ref.namespace, name: ref.name, key: ref.key ?? 'password' };
+    }
+    if (s.holdTimeSeconds !== undefined) peer.holdTimeSeconds = s.holdTimeSeconds;
+    if (s.keepaliveSeconds !== undefined) peer.keepaliveSeconds = s.keepaliveSeconds;
+    if (s.bfd && s.bfd.enabled !== false) peer.bfd = { minRxMs: s.bfd.minRxMs ?? 300, minTxMs: s.bfd.minTxMs ?? 300, multiplier: s.bfd.multiplier ?? 3 };
+    if (s.ebgpMultihop !== undefined) peer.ebgpMultihop = s.ebgpMultihop;
+    if (s.sourceAddress !== undefined) peer.sourceAddress = parseIp('spec.sourceAddress', s.sourceAddress);
+    if (s.nodeSelector) peer.nodeSelector = s.nodeSelector;
+    return { peer };
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+}
+
+/**
+ * Config peers first, then BGPPeer objects (sorted by name); a BGPPeer for an address a
+ * config peer or an earlier object already has is left out, with why.
+ */
+export function mergePeers(config: readonly StaticPeer[], objects: readonly BGPPeerObject[]): { peers: PeerSource[]; problems: { name: string; reason: string }[] } {
+  const peers: PeerSource[] = config.map((p) => ({ ...p, source: 'config' }));
+  const seen = new Map(peers.map((p) => [p.address, 'the agent config']));
+  const problems: { name: string; reason: string }[] = [];
+  for (const o of [...objects].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))) {
+    const name = o.metadata?.name ?? '';
+    const r = peerFromObject(o);
+    if ('problem' in r) {
+      problems.push({ name, reason: r.problem });
+      continue;
+    }
+    const dup = seen.get(r.peer.address);
+    if (dup) {
+      problems.push({ name, reason: `spec.address ${r.peer.address}: already a peer from ${dup}` });
+      continue;
+    }
+    seen.set(r.peer.address, `BGPPeer ${name}`);
+    peers.push(r.peer);
+  }
+  return { peers, problems };
+}
+
 export interface NodePeers {
   peers: PeerConfig[];
   /** Peers left out, with why (a missing Secret is an error the user must see). */
   problems: string[];
 }
 
-export function peersForNode(peers: readonly StaticPeer[], node: V1Node | undefined, secrets: ReadonlyMap<string, string>): NodePeers {
+export function peersForNode(peers: readonly PeerSource[], node: V1Node | undefined, secrets: ReadonlyMap<string, string>): NodePeers {
   const labels = node?.metadata?.labels ?? {};
   const out: PeerConfig[] = [];
   const problems: string[] = [];
   for (const p of peers) {
     if (p.nodeSelector && !matchesLabelSelector(labels, p.nodeSelector)) continue;
-    const { passwordSecret, nodeSelector: _sel, ...rest } = p;
+    const { passwordSecret, nodeSelector: _sel, source: _src, ...rest } = p;
     const peer: PeerConfig = { ...rest };
     if (passwordSecret) {
       const pw = secrets.get(secretKey(passwordSecret));
@@ -74,24 +162,13 @@ export function nodeOverrides(node: V1Node | undefined): NodeOverrides {
   return out;
 }
 
-/**
- * The speaker config for this node: reads its Node (selectors, overrides) and the peers'
- * password Secrets. Problems (a missing Secret, a bad annotation) are logged as errors and
- * leave out only what they concern.
- */
-export async function resolveSpeakerConfig(
-  kc: KubeConfig,
-  cfg: Readonly<Config>,
-  nodeAddress: string,
-  poolCidrs: readonly string[],
-  log: Logger,
-): Promise<SpeakerConfig> {
+/** The password Secrets the peers refer to (missing or unreadable ones are absent, with a warning). */
+export async function readPeerSecrets(kc: KubeConfig, peers: readonly PeerSource[], log: Logger): Promise<Map<string, string>> {
   const core = kc.makeApiClient(CoreV1Api);
-  const node = await core.readNode({ name: cfg.nodeName });
   const secrets = new Map<string, string>();
-  for (const p of cfg.bgp.peers) {
+  for (const p of peers) {
     const ref = p.passwordSecret;
-    if (!ref) continue;
+    if (!ref || secrets.has(secretKey(ref))) continue;
     try {
       const sec = await core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name });
       const v = sec.data?.[ref.key];
@@ -100,12 +177,27 @@ export async function resolveSpeakerConfig(
       log.warn({ peer: p.address, secret: `${ref.namespace}/${ref.name}`, err }, 'cannot read peer password Secret');
     }
   }
-  const { peers, problems } = peersForNode(cfg.bgp.peers, node, secrets);
+  return secrets;
+}
+
+/**
+ * Pure: the speaker config for this node from its Node object, the peers (config and
+ * BGPPeer objects), their Secrets and the pools' CIDRs. Problems (a missing Secret, a bad
+ * annotation) leave out only what they concern and are returned.
+ */
+export function speakerConfigFor(
+  cfg: Readonly<Config>,
+  nodeAddress: string,
+  node: V1Node | undefined,
+  peerSources: readonly PeerSource[],
+  secrets: ReadonlyMap<string, string>,
+  poolCidrs: readonly string[],
+): { config: SpeakerConfig; problems: string[] } {
+  const { peers, problems } = peersForNode(peerSources, node, secrets);
   const over = nodeOverrides(node);
-  for (const why of [...problems, ...over.problems]) log.error({ node: cfg.nodeName }, why);
   const routerId = over.routerId ?? cfg.bgp.routerId;
   const asn = over.asn ?? cfg.bgp.asn;
-  const speakerCfg: SpeakerConfig = {
+  const config: SpeakerConfig = {
     asn,
     ...(routerId ? { routerId } : {}),
     listenPort: cfg.bgp.listenPort,
@@ -117,6 +209,29 @@ export async function resolveSpeakerConfig(
     // Weighted ECMP: link-bandwidth ∝ ready local endpoints on weighted advertisements.
     linkBandwidth: weightedEcmpHook(asn),
   };
-  log.info({ asn: speakerCfg.asn, routerId: speakerCfg.routerId, peers: peers.map((p) => p.address) }, 'BGP speaker config');
-  return speakerCfg;
+  return { config, problems: [...problems, ...over.problems] };
+}
+
+/**
+ * The speaker config for this node: reads its Node (selectors, overrides) and the peers'
+ * password Secrets. Problems (a missing Secret, a bad annotation) are logged as errors and
+ * leave out only what they concern.
+ */
+export async function resolveSpeakerConfig(
+  kc: KubeConfig,
+  cfg: Readonly<Config>,
+  nodeAddress: string,
+  poolCidrs: readonly string[],
+  log: Logger,
+  peerObjects: readonly BGPPeerObject[] = [],
+): Promise<SpeakerConfig> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const node = await core.readNode({ name: cfg.nodeName });
+  const { peers: sources, problems: objectProblems } = mergePeers(cfg.bgp.peers, peerObjects);
+  for (const p of objectProblems) log.error({ bgpPeer: p.name, reason: p.reason }, 'BGPPeer ignored');
+  const secrets = await readPeerSecrets(kc, sources, log);
+  const { config, problems } = speakerConfigFor(cfg, nodeAddress, node, sources, secrets, poolCidrs);
+  for (const why of problems) log.error({ node: cfg.nodeName }, why);
+  log.info({ asn: config.asn, routerId: config.routerId, peers: config.peers.map((p) => p.address) }, 'BGP speaker config');
+  return config;
 }

@@ -1,6 +1,8 @@
 /**
- * Watched collections for the agent: a client-node informer per kind, restarted with backoff
- * on `error` (client-node recovers by itself only from closes, 410 Gone and timeouts). The
+ * Watched collections for the agent: a client-node ListWatch per kind on a BoundedWatch
+ * (every phase of a watch has a time limit; see src/k8s/bounded-watch.ts), restarted with
+ * backoff on `error` (ListWatch recovers by itself only from closes and 410 Gone). The list
+ * has a time limit too, so no step can wait forever on an API server that went away. The
  * cache keeps the last known objects while the API server is away, so the node keeps
  * serving what it served.
  */
@@ -8,7 +10,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   DiscoveryV1Api,
-  makeInformer,
+  ListWatch,
   type Informer,
   type KubeConfig,
   type KubernetesListObject,
@@ -20,6 +22,34 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClusterSnapshot } from '../desired/builder.js';
+import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, type IPPoolObject } from '../ipam/pools.js';
+import { BGPPEER_GROUP, BGPPEER_PLURAL, BGPPEER_VERSION, type BGPPeerObject } from './peers.js';
+import { BoundedWatch, type BoundedWatchOptions } from '../k8s/bounded-watch.js';
+import { BgpvsError } from '../errors.js';
+
+export interface WatchTimings extends BoundedWatchOptions {
+  /** A list that has not answered in this long fails (default 60 s). */
+  listTimeoutMs?: number;
+}
+
+/**
+ * What the caches drop from every object: metadata.managedFields (server-side apply
+ * bookkeeping, often the largest part of an object, read by nothing here). A status write
+ * built from a cached object leaves the stored managedFields as they are (an update that
+ * omits them keeps them).
+ */
+export function slim<T>(o: T): T {
+  const m = (o as { metadata?: { managedFields?: unknown } } | undefined)?.metadata;
+  if (m && m.managedFields !== undefined) delete m.managedFields;
+  return o;
+}
+
+/** `p`, or a rejection after `ms`. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new BgpvsError(`${what}: no answer within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 export class WatchedKind<T extends KubernetesObject> {
   private readonly informer: Informer<T> & ObjectCache<T>;
@@ -37,8 +67,16 @@ export class WatchedKind<T extends KubernetesObject> {
     private readonly log: Logger,
     // Capped low: after an API outage the node must see changes again within seconds.
     private readonly backoff = { initialMs: 500, maxMs: 5_000 },
+    timings: WatchTimings = {},
   ) {
-    this.informer = makeInformer<T>(kc, path, list);
+    const listMs = timings.listTimeoutMs ?? 60_000;
+    const watch = new BoundedWatch(kc, { transform: slim, ...timings }) as unknown as ConstructorParameters<typeof ListWatch<T>>[1];
+    const slimList = async () => {
+      const l = await within(list(), listMs, `list ${path}`);
+      for (const o of l.items) slim(o);
+      return l;
+    };
+    this.informer = new ListWatch<T>(path, watch, slimList, false);
     for (const verb of ['add', 'update', 'delete'] as const) this.informer.on(verb, () => this.synced && this.onChange(kind));
     this.informer.on('error', (err: unknown) => this.restart(err));
   }
@@ -84,11 +122,13 @@ export class WatchedKind<T extends KubernetesObject> {
   }
 }
 
-/** Services, EndpointSlices and Nodes: the agent's view of the cluster. */
+/** Services, EndpointSlices, Nodes, IP pools and BGP peers: the agent's view of the cluster. */
 export class ClusterWatch {
   readonly services: WatchedKind<V1Service>;
   readonly slices: WatchedKind<V1EndpointSlice>;
   readonly nodes: WatchedKind<V1Node>;
+  readonly pools: WatchedKind<IPPoolObject & KubernetesObject>;
+  readonly peers: WatchedKind<BGPPeerObject & KubernetesObject>;
   private readonly all: WatchedKind<KubernetesObject>[];
 
   constructor(kc: KubeConfig, onChange: (kind: string) => void, log: Logger) {
@@ -97,7 +137,9 @@ export class ClusterWatch {
     this.services = new WatchedKind('Service', kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), onChange, log);
     this.slices = new WatchedKind('EndpointSlice', kc, '/apis/discovery.k8s.io/v1/endpointslices', () => disc.listEndpointSliceForAllNamespaces(), onChange, log);
     this.nodes = new WatchedKind('Node', kc, '/api/v1/nodes', () => core.listNode(), onChange, log);
-    this.all = [this.services, this.slices, this.nodes] as unknown as WatchedKind<KubernetesObject>[];
+    this.pools = ClusterWatch.custom(kc, IPPOOL_GROUP, IPPOOL_VERSION, IPPOOL_PLURAL, onChange, log);
+    this.peers = ClusterWatch.custom(kc, BGPPEER_GROUP, BGPPEER_VERSION, BGPPEER_PLURAL, onChange, log);
+    this.all = [this.services, this.slices, this.nodes, this.pools, this.peers] as unknown as WatchedKind<KubernetesObject>[];
   }
 
   /** A custom resource (cluster-scoped) watched like the built-in kinds. */

@@ -35,7 +35,7 @@ export interface GobgpSpeakerDeps {
 export class GobgpSpeaker {
   private client: GobgpApi;
   private readonly log: Logger;
-  private readonly cfg: SpeakerConfig;
+  private cfg: SpeakerConfig;
   private readonly marker: string;
   private readonly streamThreshold: number;
   private wanted: readonly Advertisement[] = [];
@@ -82,6 +82,15 @@ export class GobgpSpeaker {
       if (exportSwitched) await this.softResetOut();
       return this.syncPaths();
     });
+  }
+
+  /**
+   * A new config (peers or pools changed): global, policies, peers and paths brought to it
+   * like a resync. Later restarts of gobgpd resync to this config too.
+   */
+  reconfigure(cfg: SpeakerConfig): Promise<PathSyncResult> {
+    this.cfg = cfg;
+    return this.resync();
   }
 
   /** Re-announce every path with GRACEFUL_SHUTDOWN and the drain local-pref (RFC 8326). */

@@ -16,6 +16,8 @@ import { ReconcileLoop, type PassResult } from '../reconcile/loop.js';
 import { allocate, type AllocationResult, type ServiceAllocation } from './allocator.js';
 import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, parsePools, type IPPoolObject, type IPPoolStatus, type PoolCondition } from './pools.js';
 import { serviceKey, serviceRequest, type RequestConfig } from './service-request.js';
+import { BGPPEER_GROUP, BGPPEER_PLURAL, BGPPEER_VERSION, mergePeers, type BGPPeerObject } from '../agent/peers.js';
+import type { StaticPeer } from '../config/config.js';
 
 export interface IpamControllerOptions {
   kc: KubeConfig;
@@ -25,6 +27,8 @@ export interface IpamControllerOptions {
   config: RequestConfig;
   lease?: { namespace?: string; name?: string; durationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
   resyncMs?: number;
+  /** The agents' config peers (a BGPPeer for one of their addresses is not accepted). */
+  staticPeers?: readonly StaticPeer[];
   /** Concurrent status writes (default 32). */
   writeConcurrency?: number;
   /** Injected for tests; default: the real API. */
@@ -44,6 +48,8 @@ export class IpamController {
   readonly services: WatchedKind<V1Service>;
   readonly pools: WatchedKind<IPPoolObject & { metadata?: { name?: string } }>;
   readonly namespaces: WatchedKind<V1Namespace>;
+  /** BGPPeer objects: the leader reports on each whether the agents can use it (condition Accepted). */
+  readonly peers: WatchedKind<BGPPeerObject & { metadata?: { name?: string } }>;
   readonly elector: LeaderElector;
   readonly events: EventRecorder;
   private readonly loop: ReconcileLoop;
@@ -51,9 +57,11 @@ export class IpamController {
   private readonly log: Logger;
   private readonly written = new Map<string, Written>();
   private readonly poolWritten = new Map<string, { baseRv: string | undefined; json: string }>();
+  private readonly peerWritten = new Map<string, { baseRv: string | undefined; json: string }>();
   private lastResult: AllocationResult | undefined;
   private passes = 0;
   private readonly kc: PooledKubeConfig;
+  private readonly leaseKc: PooledKubeConfig;
 
   constructor(private readonly o: IpamControllerOptions) {
     this.log = o.logger.child({ component: 'ipam', identity: o.identity });
@@ -63,22 +71,28 @@ export class IpamController {
     this.services = new WatchedKind<V1Service>('Service', kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), onChange, this.log);
     this.namespaces = new WatchedKind<V1Namespace>('Namespace', kc, '/api/v1/namespaces', () => core.listNamespace(), onChange, this.log);
     this.pools = ClusterWatch.custom(kc, IPPOOL_GROUP, IPPOOL_VERSION, IPPOOL_PLURAL, onChange, this.log);
+    this.peers = ClusterWatch.custom(kc, BGPPEER_GROUP, BGPPEER_VERSION, BGPPEER_PLURAL, onChange, this.log);
     this.status = o.status ?? statusApi(kc);
     this.events = new EventRecorder({ sink: o.events ?? coreEventSink(kc), component: 'bgpvs-ipam', instance: o.identity, logger: this.log });
     this.loop = new ReconcileLoop({ name: 'ipam', pass: () => this.pass(), logger: this.log, resyncMs: o.resyncMs ?? 60_000 });
+    const renewDeadlineMs = o.lease?.renewDeadlineMs ?? 10_000;
+    // The lease has its own connections: a burst of status writes must not queue a renew
+    // behind it, and a renew request never outlives the renew deadline.
+    this.leaseKc = pooledKubeConfig(o.kc, 2, { requestTimeoutMs: renewDeadlineMs });
     this.elector = new LeaderElector({
-      client: o.leases ?? leaseClient(kc),
+      client: o.leases ?? leaseClient(this.leaseKc),
       namespace: o.lease?.namespace ?? 'bgpvs-system',
       name: o.lease?.name ?? 'bgpvs-ipam',
       identity: o.identity,
       logger: this.log,
       leaseDurationMs: o.lease?.durationMs ?? 15_000,
-      renewDeadlineMs: o.lease?.renewDeadlineMs ?? 10_000,
+      renewDeadlineMs,
       retryPeriodMs: o.lease?.retryPeriodMs ?? 2_000,
       onStartedLeading: () => {
         // A new term starts from what the API says, not from an earlier term's memory.
         this.written.clear();
         this.poolWritten.clear();
+        this.peerWritten.clear();
         this.loop.start();
       },
       onStoppedLeading: () => this.loop.stop(),
@@ -99,7 +113,7 @@ export class IpamController {
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.services.start(), this.namespaces.start(), this.pools.start()]);
+    await Promise.all([this.services.start(), this.namespaces.start(), this.pools.start(), this.peers.start()]);
     this.elector.start();
   }
 
@@ -107,9 +121,10 @@ export class IpamController {
   async stop(): Promise<void> {
     this.loop.stop();
     await this.elector.stop();
-    await Promise.all([this.services.stop(), this.namespaces.stop(), this.pools.stop()]);
+    await Promise.all([this.services.stop(), this.namespaces.stop(), this.pools.stop(), this.peers.stop()]);
     await this.events.drain();
     this.kc.destroy();
+    this.leaseKc.destroy();
   }
 
   /** Ask for a pass (also what every watch event does). */
@@ -168,6 +183,7 @@ export class IpamController {
     for (const k of [...this.events.knownObjects()]) if (k.startsWith('Service/') && !byKey.has(k.slice('Service/'.length))) this.events.forgetKey(k);
 
     failures.push(...(await this.writePoolStatuses(result, invalid)));
+    if (this.peers.isSynced) failures.push(...(await this.writePeerStatuses()));
     const assigned = result.services.filter((a) => a.ips.length > 0).length;
     const failed = result.services.filter((a) => a.failure).length;
     if (changes.length > 0) this.log.info({ services: result.services.length, written: changes.length, assigned, failed }, 'allocation pass wrote statuses');
@@ -190,6 +206,35 @@ export class IpamController {
       }
       throw err;
     }
+  }
+
+  /**
+   * Condition Accepted on each BGPPeer: False with the reason when no agent can use it (what
+   * the schema could not reject, or an address a config peer or another object already has),
+   * else True. Written only when it changes.
+   */
+  private async writePeerStatuses(): Promise<Error[]> {
+    const { problems } = mergePeers(this.o.staticPeers ?? [], this.peers.items());
+    const bad = new Map(problems.map((p) => [p.name, p.reason]));
+    return eachLimit(this.peers.items(), 4, async (p) => {
+      const name = p.metadata?.name ?? '';
+      const why = bad.get(name);
+      const prev = p.status?.conditions?.find((c) => c.type === 'Accepted');
+      const cond = why
+        ? { type: 'Accepted', status: 'False', reason: 'InvalidSpec', message: why }
+        : { type: 'Accepted', status: 'True', reason: 'Valid', message: 'agents on the selected nodes peer with it' };
+      if (prev && prev.status === cond.status && prev.reason === cond.reason && prev.message === cond.message && prev.observedGeneration === p.metadata?.generation) return;
+      const w = this.peerWritten.get(name);
+      const json = JSON.stringify(cond);
+      if (w && w.baseRv === p.metadata?.resourceVersion && w.json === json) return;
+      const conditions = [...(p.status?.conditions ?? []).filter((c) => c.type !== 'Accepted'), { ...cond, lastTransitionTime: prev?.status === cond.status && prev.lastTransitionTime ? prev.lastTransitionTime : new Date().toISOString(), observedGeneration: p.metadata?.generation }];
+      try {
+        await this.status.replacePeerStatus({ ...p, status: { ...p.status, observedGeneration: p.metadata?.generation, conditions } } as BGPPeerObject);
+        this.peerWritten.set(name, { baseRv: p.metadata?.resourceVersion, json });
+      } catch (err) {
+        if (!isStale(err)) throw err;
+      }
+    });
   }
 
   private async writePoolStatuses(result: AllocationResult, invalid: readonly { name: string; reason: string }[]): Promise<Error[]> {

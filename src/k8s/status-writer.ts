@@ -6,11 +6,13 @@
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Service } from '@kubernetes/client-node';
 import type { IPPoolObject } from '../ipam/pools.js';
 import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION } from '../ipam/pools.js';
+import { BGPPEER_GROUP, BGPPEER_PLURAL, BGPPEER_VERSION, type BGPPeerObject } from '../agent/peers.js';
 
 export interface StatusApi {
   /** Returns the stored object; throws ApiException (409 stale, 404 gone). */
   replaceServiceStatus(svc: V1Service): Promise<V1Service>;
   replacePoolStatus(pool: IPPoolObject): Promise<IPPoolObject>;
+  replacePeerStatus(peer: BGPPeerObject): Promise<BGPPeerObject>;
 }
 
 export function statusApi(kc: KubeConfig): StatusApi {
@@ -21,6 +23,8 @@ export function statusApi(kc: KubeConfig): StatusApi {
       core.replaceNamespacedServiceStatus({ namespace: svc.metadata?.namespace ?? '', name: svc.metadata?.name ?? '', body: svc }),
     replacePoolStatus: async (pool) =>
       (await custom.replaceClusterCustomObjectStatus({ group: IPPOOL_GROUP, version: IPPOOL_VERSION, plural: IPPOOL_PLURAL, name: pool.metadata?.name ?? '', body: pool })) as IPPoolObject,
+    replacePeerStatus: async (peer) =>
+      (await custom.replaceClusterCustomObjectStatus({ group: BGPPEER_GROUP, version: BGPPEER_VERSION, plural: BGPPEER_PLURAL, name: peer.metadata?.name ?? '', body: peer })) as BGPPeerObject,
   };
 }
 

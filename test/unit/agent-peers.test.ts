@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node } from '@kubernetes/client-node';
-import { nodeOverrides, peersForNode, secretKey } from '../../src/agent/peers.js';
+import { mergePeers, nodeOverrides, peersForNode, secretKey } from '../../src/agent/peers.js';
 import type { StaticPeer } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
@@ -53,4 +53,39 @@ test('config: peers with passwordSecret and nodeSelector; both password kinds at
     () => loadConfig({ argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"nodeSelector":{"matchLabels":{"rack":1}}}]'] }),
     (e: unknown) => e instanceof ConfigError && /nodeSelector: must be/.test(e.message),
   );
+});
+
+test('BGPPeer objects: mapped to peers; config peers win an address; what cannot be used is reported by name', () => {
+  const obj = (name: string, spec: Record<string, unknown>) => ({ metadata: { name }, spec });
+  const { peers, problems } = mergePeers(
+    [{ address: '10.0.0.1', asn: 64512, port: 179 }],
+    [
+      obj('tor-b', { address: '10.0.0.2', asn: 64513, bfd: { enabled: true, minRxMs: 100 }, passwordSecretRef: { namespace: 'ns', name: 's' }, nodeSelector: { matchLabels: { rack: 'a' } } }),
+      obj('dup', { address: '10.0.0.1', asn: 64999 }),
+      obj('a-local-asn', { address: '10.0.0.4', asn: 64515, localASN: 65010 }),
+      obj('bfd-off', { address: '10.0.0.5', asn: 64516, port: 1179, bfd: { enabled: false } }),
+      obj('no-asn', { address: '10.0.0.6' }),
+    ],
+  );
+  assert.deepEqual(peers, [
+    { address: '10.0.0.1', asn: 64512, port: 179, source: 'config' },
+    { address: '10.0.0.5', asn: 64516, port: 1179, source: 'BGPPeer/bfd-off' },
+    {
+      address: '10.0.0.2',
+      asn: 64513,
+      port: 179,
+      source: 'BGPPeer/tor-b',
+      passwordSecret: { namespace: 'ns', name: 's', key: 'password' },
+      bfd: { minRxMs: 100, minTxMs: 300, multiplier: 3 },
+      nodeSelector: { matchLabels: { rack: 'a' } },
+    },
+  ]);
+  assert.deepEqual(problems.map((p) => p.name), ['a-local-asn', 'dup', 'no-asn']);
+  assert.match(problems[1]!.reason, /already a peer from the agent config/);
+  // The node selector of an object applies like a config peer's.
+  const n = (labels: Record<string, string>) => ({ metadata: { name: 'n', labels } });
+  assert.deepEqual(peersForNode(peers, n({ rack: 'b' }), new Map([['ns/s#password', 'pw']])).peers.map((p) => p.address), ['10.0.0.1', '10.0.0.5']);
+  const onA = peersForNode(peers, n({ rack: 'a' }), new Map([['ns/s#password', 'pw']])).peers;
+  assert.deepEqual(onA.find((p) => p.address === '10.0.0.2')?.password, 'pw');
+  assert.equal('source' in (onA[0] as object), false, 'the source tag does not reach gobgpd');
 });
