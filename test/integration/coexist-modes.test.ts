@@ -222,7 +222,7 @@ describe('bgpvs beside a CNI BGP speaker: every mode in its own namespaces, watc
     await watchNoFlaps([frrSessions(c.frr, 'router'), frrSessions(node, 'node FRR')], WATCH_MS, t);
   });
 
-  test('delegate, real agent and API server: the agent refuses dedicated at start, then in delegate runs no BGP, programs nftables and writes the pool into Calico\'s BGPConfiguration', { timeout: 300_000 }, async (t) => {
+  test('delegate, real agent and API server: the agent refuses dedicated at start; in delegate it runs no BGP, programs nftables, and writes the pool into Calico\'s BGPConfiguration only when allowed', { timeout: 300_000 }, async (t) => {
     // The router also expects a session from bgpvs's configured peer source: it must never come up.
     const c = await CoexistLab.create('coexdlg', [
       { address: NODE, asn: CNI_ASN },
@@ -249,6 +249,31 @@ describe('bgpvs beside a CNI BGP speaker: every mode in its own namespaces, watc
     assert.match(refused.stderr, /coexistence mode "dedicated" refused: found a BGP speaker listening on 0\.0\.0\.0:179 and Calico BGP resources/);
     assert.match(refused.stderr, /"via-local-speaker".*"delegate"/);
 
+    const inNft = (vip: string) =>
+      waitFor(`${vip} in the node's nftables`, async () => ((await c.lab.exec('n0', ['nft', 'list', 'table', 'inet', 'bgpvs'], { allowFailure: true })).stdout.includes(vip) ? true : undefined), {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      });
+
+    // Not allowed to write: delegate allocates and programs the Service and leaves Calico's configuration alone.
+    const quietLog = `${c.dir}/agent-no-write.log`;
+    const quiet = k.startAgent(c, ['--bgp.coexistence=delegate', '--log-level=debug', ...bgpFlags], quietLog);
+    t.after(() => {
+      quiet.kill('SIGKILL');
+    });
+    const vip = await k.createService('demo', 'web', 80);
+    assert.ok(vip.startsWith('10.100.0.'), `IP ${vip} from the pool`);
+    await inNft(vip);
+    // A pass that carried the VIP ran to its end ("bgp" step included) without failures.
+    await waitFor('a completed pass with the VIP', () => {
+      const passes = readFileSync(quietLog, 'utf8').split('\n').filter((l) => l.includes('"msg":"node pass"')).map((l) => JSON.parse(l) as { advertisements: number; failures: number });
+      return passes.some((p) => p.advertisements >= 1 && p.failures === 0) ? true : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    assert.equal(await k.calicoServiceLoadBalancerIPs(), undefined, 'without --bgp.allow-write-cni-config no BGPConfiguration is written');
+    quiet.kill('SIGTERM');
+    await quiet.catch(() => undefined);
+
+    // Allowed: the pool CIDR lands in Calico's BGPConfiguration default.
     const agentLog = `${c.dir}/agent.log`;
     const agent = k.startAgent(c, ['--bgp.coexistence=delegate', '--bgp.allow-write-cni-config=true', ...bgpFlags], agentLog);
     t.after(() => {
@@ -259,14 +284,8 @@ describe('bgpvs beside a CNI BGP speaker: every mode in its own namespaces, watc
       return ips?.length ? ips : undefined;
     }, { timeoutMs: 90_000, intervalMs: 250 });
     assert.deepEqual(cidrs, [{ cidr: VIP_RANGE }]);
-
-    const vip = await k.createService('demo', 'web', 80);
-    assert.ok(vip.startsWith('10.100.0.'), `IP ${vip} from the pool`);
-    await waitFor(`${vip} in the node's nftables`, async () => ((await c.lab.exec('n0', ['nft', 'list', 'table', 'inet', 'bgpvs'], { allowFailure: true })).stdout.includes(vip) ? true : undefined), {
-      timeoutMs: 60_000,
-      intervalMs: 250,
-    });
-    assert.match(readFileSync(agentLog, 'utf8'), /delegate mode: not running BGP/);
+    await inNft(vip);
+    for (const log of [quietLog, agentLog]) assert.match(readFileSync(log, 'utf8'), /delegate mode: not running BGP/);
     // No gobgpd in the node namespace, and the only BGP connection there is BIRD's.
     const pids = (await run(['ip', 'netns', 'pids', c.lab.ns('n0')])).stdout.split('\n').filter(Boolean);
     const comms = pids.map((p) => {
