@@ -288,7 +288,11 @@ export class NftDataPlane implements DataPlane {
     return st;
   }
 
-  /** Virtual servers read back: VIP, protocol, port, forwarding and the distinct backends of each, weighted by buckets. */
+  /**
+   * Virtual servers read back: VIP, protocol, port, forwarding and the distinct backends of
+   * each, weighted by their buckets; ClientIP affinity shows as `persistenceSeconds: 1` (the
+   * table holds no timeout). Reads every element: seconds at 10,000 services.
+   */
   async list(): Promise<VirtualServer[]> {
     const st = await this.readKernel();
     const out = new Map<string, VirtualServer>();
