@@ -29,7 +29,7 @@ test('nft adapter: element-level passes keep the kernel equal to a full render; 
   let clock = 1_000_000;
   const dp = new NftDataPlane({
     run, logger: silentLogger(), nodeName: 'node', netns: lab.ns('node'), buckets: 13,
-    drContext: async () => dr, fullResyncMs: 60_000, now: () => clock,
+    drContext: async () => dr, fullResyncMs: 60_000, now: () => clock, minMapSize: 64,
   });
 
   const kernelEqualsRender = async (desired: VirtualServer[], what: string) => {
@@ -73,6 +73,13 @@ test('nft adapter: element-level passes keep the kernel equal to a full render; 
 
   clock += 60_000;
   await pass(desired, 'full', 'the resync timer');
+
+  // be4 holds 3 x 13 elements, declared with room for 128: ten more services (130) do not fit
+  const before = desired;
+  desired = [...desired, ...Array.from({ length: 10 }, (_, i) => vs(`10.100.1.${i}`, [rs('10.244.1.1')]))];
+  await pass(desired, 'full', 'more elements than the map was declared for');
+  desired = before;
+  await pass(desired, 'incremental', 'back down: elements removed');
 
   const tables = await lab.exec('node', ['nft', 'list', 'table', 'inet', 'foreign']);
   assert.match(tables.stdout, /192\.0\.2\.1/, 'a foreign table survives, elements and all');

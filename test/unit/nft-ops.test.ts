@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fragmentOps } from '../../src/dataplane/nft/adapter.js';
+import { bucketMapSize, fragmentOps } from '../../src/dataplane/nft/adapter.js';
 import { collectMaps, isFragment, renderFragment, type Fragment } from '../../src/dataplane/nft/render.js';
 import type { RealServer, VirtualServer } from '../../src/model/types.js';
 
@@ -89,4 +89,16 @@ test('nft element ops: one backend of 10 replaced touches only the buckets that 
   assert.ok(moved >= 3 && moved < 31, `only the buckets that moved: ${moved}`);
   assert.match(ops[0]!, /\{ 10\.244\.2\.4 \}/);
   assert.match(ops[2]!, /\{ 10\.244\.9\.4 \}/);
+});
+
+test('nft bucket map size: room to double, a power of two, never below the minimum', () => {
+  assert.deepEqual([0, 1, 52, 64, 65, 310_000].map((n) => bucketMapSize(n, 64)), [64, 64, 128, 128, 256, 1_048_576]);
+  assert.equal(bucketMapSize(10), 65536);
+});
+
+test('nft element ops: bucket element counts follow the change', () => {
+  const before = frags([vs('10.100.0.1', [rs('10.244.1.1')]), vs('10.100.0.2', [rs('10.244.1.2')])]);
+  const counts = new Map([['inet be4', 10]]);
+  fragmentOps(before, frags([vs('10.100.0.2', [rs('10.244.1.2')]), vs('10.100.0.3', [rs('10.244.1.3')]), vs('10.100.0.4', [rs('10.244.1.4')])]), refsOf(before), counts);
+  assert.deepEqual(counts, new Map([['inet be4', 15]]), 'one service of 5 buckets gone, two come');
 });

@@ -21,6 +21,7 @@ import {
   DR_TABLE,
   NAT_TABLE,
   assemble,
+  declarations,
   drDigest,
   elementText,
   isFragment,
@@ -52,6 +53,11 @@ export interface NftDataPlaneOptions {
   fullResyncMs?: number;
   /** Clock for the resync timer (tests). */
   now?: () => number;
+  /**
+   * Smallest declared size of a bucket map (default 65,536). The full pass declares room for
+   * twice the elements; an element update that would exceed it replaces the tables instead.
+   */
+  minMapSize?: number;
 }
 
 const tableName = (t: Table): string => (t === 'inet' ? `inet ${NAT_TABLE}` : `netdev ${DR_TABLE}`);
@@ -62,7 +68,15 @@ interface Applied {
   fragments: Map<string, Fragment>;
   /** `table set element` → how many fragments hold it. */
   refs: Map<string, number>;
+  /** Bucket map (`table name`) → elements it holds, and the size it was declared with. */
+  counts: Map<string, number>;
+  sizes: Map<string, number>;
 }
+
+const filled = (f: Fragment): number => f.buckets.reduce((n, v) => (v === '' ? n : n + 1), 0);
+
+/** Declared size of a bucket map holding `n` elements: room to double, at least `min`. */
+export const bucketMapSize = (n: number, min = 65536): number => Math.max(min, 2 ** Math.ceil(Math.log2(Math.max(1, n) * 2)));
 
 /** Element statements, grouped per set or map. */
 class OpBuilder {
@@ -91,13 +105,14 @@ class OpBuilder {
 const refKey = (f: Fragment, set: string, el: string): string => `${f.table} ${set} ${el}`;
 
 /**
- * Pure: element statements turning the applied fragments into the desired ones, and the
- * reference counts after them. `refs` is updated in place.
+ * Pure: element statements turning the applied fragments into the desired ones. `refs`
+ * (shared set elements) and `counts` (elements per bucket map) are updated in place.
  */
 export function fragmentOps(
   applied: ReadonlyMap<string, Fragment>,
   desired: ReadonlyMap<string, Fragment>,
   refs: Map<string, number>,
+  counts?: Map<string, number>,
 ): string[] {
   const changed: [Fragment | undefined, Fragment | undefined][] = [];
   let kept = 0;
@@ -139,6 +154,10 @@ export function fragmentOps(
 
   // bucket elements: keys are the virtual server's own, so old and new compare bucket by bucket
   for (const [have, want] of changed) {
+    if (counts) {
+      if (have) counts.set(`${have.table} ${have.map}`, (counts.get(`${have.table} ${have.map}`) ?? 0) - filled(have));
+      if (want) counts.set(`${want.table} ${want.map}`, (counts.get(`${want.table} ${want.map}`) ?? 0) + filled(want));
+    }
     const n = Math.max(have?.buckets.length ?? 0, want?.buckets.length ?? 0);
     for (let b = 0; b < n; b++) {
       const hv = have?.buckets[b] ?? '';
@@ -241,7 +260,9 @@ export class NftDataPlane implements DataPlane {
       return this.full(byId, ctx, skel, skipped, reason);
     }
     const refs = new Map(applied.refs);
-    const ops = fragmentOps(applied.fragments, byId, refs);
+    const counts = new Map(applied.counts);
+    const ops = fragmentOps(applied.fragments, byId, refs, counts);
+    if ([...counts].some(([m, n]) => n > (applied.sizes.get(m) ?? 0))) return this.full(byId, ctx, skel, skipped, 'size');
     if (ops.length === 0) {
       this.log.debug({ reason: 'inSync' }, 'nft unchanged');
       return { mode: 'noop', operations: 0, skipped };
@@ -252,7 +273,7 @@ export class NftDataPlane implements DataPlane {
       this.applied = undefined;
       return this.full(byId, ctx, skel, skipped, 'error');
     }
-    this.applied = { skeleton: skel, fragments: byId, refs };
+    this.applied = { ...applied, fragments: byId, refs, counts };
     this.log.info({ op: 'elements', statements: ops.length }, 'nft maps updated');
     return { mode: 'incremental', operations: ops.length, skipped };
   }
@@ -264,15 +285,19 @@ export class NftDataPlane implements DataPlane {
    */
   private async full(byId: Map<string, Fragment>, ctx: RenderContext, skel: string, skipped: Skipped[], reason: string): Promise<SyncResult> {
     this.applied = undefined;
-    await this.nft(['-f', '-'], assemble([...byId.values()], ctx));
     const refs = new Map<string, number>();
+    const counts = new Map<string, number>();
     for (const f of byId.values()) {
       for (const [set, el] of f.sets) {
         const k = refKey(f, set, el);
         refs.set(k, (refs.get(k) ?? 0) + 1);
       }
+      const m = `${f.table} ${f.map}`;
+      counts.set(m, (counts.get(m) ?? 0) + filled(f));
     }
-    this.applied = { skeleton: skel, fragments: byId, refs };
+    const sizes = new Map(declarations(!!ctx.dr).filter((d) => d.kind === 'map').map((d) => [`${d.table} ${d.name}`, bucketMapSize(counts.get(`${d.table} ${d.name}`) ?? 0, this.opts.minMapSize)]));
+    await this.nft(['-f', '-'], assemble([...byId.values()], ctx, sizes));
+    this.applied = { skeleton: skel, fragments: byId, refs, counts, sizes };
     this.lastFull = (this.opts.now ?? Date.now)();
     this.log.info({ op: 'replace', reason, virtualServers: byId.size }, 'nft tables replaced');
     return { mode: 'full', operations: 1, skipped };

@@ -303,18 +303,21 @@ export function collectMaps(fragments: readonly Fragment[], dr: boolean): MapMod
   return maps;
 }
 
-function renderDecl(d: Decl, elements: readonly string[]): string {
+function renderDecl(d: Decl, elements: readonly string[], size: number | undefined): string {
   let s = `  ${d.kind} ${d.name} {\n    ${d.decl}\n`;
+  if (size !== undefined) s += `    size ${size}\n`;
   if (elements.length > 0) s += `    elements = {\n      ${elements.join(ELEMENT_SEP)}\n    }\n`;
   return s + '  }\n';
 }
 
 /**
- * The whole script for the fragments: both tables replaced in one transaction. Written
+ * The whole script for the fragments: both tables replaced in one transaction. `sizes`
+ * (`table name` → elements) declares a set's or map's size: the kernel sizes its hash table
+ * for that many at once instead of growing it element by element, and refuses more. Written
  * straight from the fragments (a map's text is its fragments' blocks joined), the same text
  * as rendering `collectMaps`' models.
  */
-export function assemble(fragments: readonly Fragment[], ctx: RenderContext): string {
+export function assemble(fragments: readonly Fragment[], ctx: RenderContext, sizes?: ReadonlyMap<string, number>): string {
   const sorted = [...fragments].sort(byOrder);
   const decls = declarations(!!ctx.dr);
   const chunks = new Map<string, string[]>(decls.map((d) => [`${d.table} ${d.name}`, []]));
@@ -331,7 +334,7 @@ export function assemble(fragments: readonly Fragment[], ctx: RenderContext): st
     }
   }
   for (const [k, addrs] of remote) chunks.set(k, sortAddresses(addrs));
-  const body = (t: Table): string => decls.filter((d) => d.table === t).map((d) => renderDecl(d, chunks.get(`${d.table} ${d.name}`)!)).join('');
+  const body = (t: Table): string => decls.filter((d) => d.table === t).map((d) => renderDecl(d, chunks.get(`${d.table} ${d.name}`)!, sizes?.get(`${d.table} ${d.name}`))).join('');
   let s = `# bgpvs: generated, do not edit\ntable inet ${NAT_TABLE} {}\ndelete table inet ${NAT_TABLE}\ntable inet ${NAT_TABLE} {\n`;
   s += body('inet') + natChains(ctx) + '}\n';
   s += `table netdev ${DR_TABLE} {}\ndelete table netdev ${DR_TABLE}\n`;
