@@ -61,11 +61,13 @@ interface Provisioned {
   /** create → IP in the Service status; → first next hop in the router's FIB */
   ipMs: number[];
   routeMs: number[];
+  /** connection attempts made once the route was there */
+  attempts: number[];
   vips: string[];
 }
 
 async function provision(b: Bench): Promise<Provisioned> {
-  const out: Provisioned = { ms: [], ipMs: [], routeMs: [], vips: [] };
+  const out: Provisioned = { ms: [], ipMs: [], routeMs: [], attempts: [], vips: [] };
   for (let i = 0; i < SERVICES; i++) {
     const t0 = performance.now();
     const svc = await createLbService(b.l, 'bench', `p${i}`, policy, 80);
@@ -76,19 +78,31 @@ async function provision(b: Bench): Promise<Provisioned> {
     // before the route exists the router answers "unreachable" at once. The router's FIB is
     // read between attempts, for the breakdown.
     let routed = false;
+    let attempts = 0;
     for (;;) {
       if (!routed && (await routerNexthops(b.l, vip)).length > 0) {
         routed = true;
         out.routeMs.push(performance.now() - t0);
       }
-      if (routed && !(await connect(b.l, vip, 80, 1))['no answer']) break;
+      if (routed && (attempts++, !(await connect(b.l, vip, 80, 1))['no answer'])) break;
       if (performance.now() - t0 > 60_000) throw new Error(`${vip}: no answer within 60 s`);
     }
     out.ms.push(performance.now() - t0);
+    out.attempts.push(attempts);
     out.vips.push(vip);
   }
   return out;
 }
+
+/** Sessions the router has seen drop, per node address (FRR's connectionsDropped). */
+async function sessionDrops(b: Bench): Promise<Record<string, number>> {
+  const r = [...b.l.routers.values()][0]!;
+  const j = JSON.parse((await r.vtysh('show bgp neighbors json')) ?? '{}') as Record<string, { connectionsDropped?: number }>;
+  return Object.fromEntries(Object.entries(j).map(([k, v]) => [k, v.connectionsDropped ?? 0]));
+}
+
+const delta = (a: Record<string, number>, z: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(z).filter(([k, v]) => v !== (a[k] ?? 0)).map(([k, v]) => [k, v - (a[k] ?? 0)]));
 
 /** Every node's BGP session established and its BFD session up, at the router. */
 async function allSessionsUp(b: Bench): Promise<void> {
@@ -158,10 +172,15 @@ async function flowsBroken(b: Bench): Promise<{ pct: number; detail: string }> {
   const all = NODES.map((n) => nodeAddress(b.l, n));
   await waitNexthops(b.l, vip, all);
   await waitFor(`${vip}:${HOLD_PORT} answering`, async () => ((await connect(b.l, vip, HOLD_PORT, 1))['no answer'] ? undefined : true), { timeoutMs: 30_000, intervalMs: 100 });
+  const drops0 = await sessionDrops(b);
   const flows = await HeldFlows.open(b.l, { vip, port: HOLD_PORT, count: FLOWS, dir: b.dir, name: 'bench-flows' });
   try {
     const start = await flows.check(15_000);
-    if (start.open !== FLOWS) throw new Error(`only ${start.open}/${FLOWS} flows opened: ${JSON.stringify(start.flows.filter((f) => f.state !== 'open'))}`);
+    if (start.open !== FLOWS) {
+      const bad = start.flows.filter((f) => f.state !== 'open');
+      throw new Error(`only ${start.open}/${FLOWS} flows opened (BGP sessions dropped meanwhile: ${JSON.stringify(delta(drops0, await sessionDrops(b)))}): ${JSON.stringify(bad.slice(0, 5))}${bad.length > 5 ? ' …' : ''}`);
+    }
+    const drops1 = await sessionDrops(b);
     const ingress = await ingressByPort(b, vip);
     const leaving = 'node1';
     const addr = nodeAddress(b.l, leaving);
@@ -173,6 +192,7 @@ async function flowsBroken(b: Bench): Promise<{ pct: number; detail: string }> {
     await waitNexthops(b.l, vip, all);
     await sleep(2000); // and back through the rejoined node
     const end = await flows.check(15_000);
+    const drops2 = delta(drops1, await sessionDrops(b));
     const lost = end.flows.filter((f) => f.state === 'broken' || f.echoed < f.sent);
     const by = (fs: typeof end.flows) => {
       const c: Record<string, number> = {};
@@ -188,7 +208,8 @@ async function flowsBroken(b: Bench): Promise<{ pct: number; detail: string }> {
     for (const f of lost) seenAs[f.seenAs ?? '?'] = (seenAs[f.seenAs ?? '?'] ?? 0) + 1;
     const detail =
       `${FLOWS} flows by entry node ${by(end.flows)}, backends ${JSON.stringify(start.byBackend)}; ${leaving} left and rejoined; ` +
-      `broken or stalled ${lost.length}: by entry node ${by(lost)}, by the source their pod saw ${JSON.stringify(seenAs)}, why ${JSON.stringify(errors)}`;
+      `broken or stalled ${lost.length}: by entry node ${by(lost)}, by the source their pod saw ${JSON.stringify(seenAs)}, why ${JSON.stringify(errors)}; ` +
+      `BGP sessions dropped meanwhile (the leave is one for ${addr}): ${JSON.stringify(drops2)}`;
     return { pct: round((100 * lost.length) / FLOWS), detail };
   } finally {
     flows.stop();
@@ -229,6 +250,9 @@ try {
   console.log(`provision (${policy}): ${SERVICES} Services, create → first answer through the router: p50 ${p50} ms, p99 ${p99} ms, max ${round(Math.max(...prov.ms))} ms`);
   console.log(`  each: ${prov.ms.map((x) => Math.round(x)).join(', ')} ms`);
   console.log(`  breakdown (p50): IP in the Service status ${round(pct(prov.ipMs, 50))} ms, first next hop in the router FIB ${round(pct(prov.routeMs, 50))} ms, first answer ${p50} ms`);
+  prov.ms.forEach((ms, i) => {
+    if (ms > 2 * p50) console.log(`  slow: ${prov.vips[i]} IP ${Math.round(prov.ipMs[i]!)} ms, route ${Math.round(prov.routeMs[i]!)} ms, answer ${Math.round(ms)} ms after ${prov.attempts[i]} connection attempt(s)`);
+  });
 
   const fo = await failover(b, prov.vips[0]!);
   const foMed = [...fo].sort((a, c) => a - c)[1]!;
