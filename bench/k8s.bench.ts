@@ -25,6 +25,17 @@ function daemonSetNodeOptions(): string {
 }
 const CREATE_CONCURRENCY = 48;
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
@@ -116,6 +127,8 @@ try {
   if (assigned.size < N) console.log(`# only ${assigned.size} of ${N} Services got an address within 120 s`);
   const complete = assigned.size >= N;
   const fromAgentMs = allMs - (tAgent - t0);
+  // Who was busy: the agent's and the API server's CPU over the run (etcd not counted).
+  console.log(`# CPU seconds over the run: agent ${cpuSeconds(agentPid).toFixed(1)}, kube-apiserver ${cpuSeconds(api.pids().apiServer).toFixed(1)} (wall ${(allMs / 1000).toFixed(1)} s; the machine's load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]})`);
   console.log(
     JSON.stringify({
       services: N,
