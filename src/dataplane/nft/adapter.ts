@@ -1,17 +1,19 @@
 /**
  * nftables data plane. Owns only `table inet bgpvs` and `table netdev bgpvs_dr`.
  *
- * Full pass (the first one, after a failure, when the table structure changes, and every
- * `fullResyncMs`): replaces both tables in one `nft -f` transaction with the whole render
- * (conntrack keeps the NAT of established connections; only a connection's first packet
- * consults the tables, so a replacement, as on an agent restart, breaks none). Incremental pass: the adapter remembers, per virtual
- * server, the fragment nft last accepted (and how many fragments share each set element);
- * only the elements of changed virtual servers are deleted and added, in one `nft -f`
- * transaction, so a pass costs the size of the change, not of the table. nft's exit status
- * is the verification: it commits the whole transaction or nothing, and a failed one (for
- * example a table someone removed) falls back to a full pass at once. Reading elements back
- * is left to the full pass: nft 1.0.6 fetches every element of a set for any read of it
- * (`get element` of one key costs as much as listing the whole table).
+ * Full pass (the first one, after a refused update, when the tables' structure changes, when
+ * a bucket map would outgrow its declared size, and every `fullResyncMs`): replaces both
+ * tables in one `nft -f` transaction with the whole render. Conntrack keeps the NAT of
+ * established connections and only a connection's first packet consults the tables, so a
+ * replacement, as on an agent restart, breaks none.
+ *
+ * Incremental pass: the adapter remembers, per virtual server, the fragment nft last accepted
+ * (and how many fragments share each set element); only the elements of changed virtual
+ * servers are deleted and added, in one `nft -f` transaction, so a pass costs the size of the
+ * change, not of the table. nft's exit status is the verification: it commits the whole
+ * transaction or nothing, and a refused one (say, a table someone removed) falls back to a
+ * full pass at once. Nothing is read back per pass: nft 1.0.6 fetches every element of a set
+ * for any read of it (`get element` of one key costs as much as listing the whole table).
  */
 import type { Logger } from 'pino';
 import type { Runner } from '../../exec/run.js';
