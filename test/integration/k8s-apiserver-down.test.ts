@@ -12,6 +12,11 @@
  * backoff, and leadership is lost during the backoff: the sequence that left the allocator's
  * loop dead after re-election (the loop kept a cancelled retry timer; fixed in
  * src/reconcile/loop.ts). Before that fix this test failed every time here.
+ *
+ * Then the API server is frozen (SIGSTOP): connections are accepted but nothing answers, so
+ * the leader's renew hangs instead of failing. It must stop leading on its own timer (before
+ * the lease could be taken by another agent), the node must not change, and after the thaw
+ * it leads and allocates again.
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -87,3 +92,22 @@ it('API server killed for 30 s: data plane and routes unchanged while gone; leas
   await waitFor('leader again', () => (ctrl.isLeader ? true : undefined), { timeoutMs: 10_000 });
   assert.deepEqual(ipsOf(await core.readNamespacedService({ namespace: 'down', name: 'a' })), ['192.0.2.0']);
 });
+
+it('API server frozen (SIGSTOP, requests hang): the leader stops leading on its own timer; node unchanged; leads and allocates again on thaw', { timeout: 120_000 }, async () => {
+  const core = admin.makeApiClient(CoreV1Api);
+  await waitFor('leader', () => (ctrl.isLeader ? true : undefined), { timeoutMs: 10_000 });
+  const before = await served();
+  api.pauseApiServer();
+  try {
+    // Every renew now hangs; the lease (4 s) could be taken by another agent once it runs out,
+    // so the leader must demote within its renew deadline (3 s) without any answer.
+    await waitFor('stopped leading while its renew hangs', () => (!ctrl.isLeader ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
+    assert.deepEqual(await served(), before, 'the node changed what it serves while the API was frozen');
+  } finally {
+    api.resumeApiServer();
+  }
+  await core.createNamespacedService({ namespace: 'down', body: lbService('down', 'c') });
+  assert.deepEqual(await waitIps(core, 'down', 'c', undefined, 60_000), ['192.0.2.2']);
+  assert.ok(ctrl.isLeader);
+});
+
