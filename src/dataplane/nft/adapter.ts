@@ -354,6 +354,7 @@ export class NftDataPlane implements DataPlane {
         });
       }
     }
-    return [...out.values()];
+    // sorted: the kernel lists a hash map's elements in its own order
+    return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
   }
 }
