@@ -11,11 +11,9 @@ import {
   CustomObjectsApi,
   DiscoveryV1Api,
   ListWatch,
-  type Informer,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
-  type ObjectCache,
   type V1EndpointSlice,
   type V1Node,
   type V1Service,
@@ -52,11 +50,14 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 export class WatchedKind<T extends KubernetesObject> {
-  private readonly informer: Informer<T> & ObjectCache<T>;
+  private readonly informer: ListWatch<T>;
   private synced = false;
   private stopped = false;
   private failures = 0;
+  private lastFailureAt = 0;
   private timer: NodeJS.Timeout | undefined;
+  private starting = false;
+  private startError: unknown;
 
   constructor(
     readonly kind: string,
@@ -78,7 +79,10 @@ export class WatchedKind<T extends KubernetesObject> {
     };
     this.informer = new ListWatch<T>(path, watch, slimList, false);
     for (const verb of ['add', 'update', 'delete'] as const) this.informer.on(verb, () => this.synced && this.onChange(kind));
-    this.informer.on('error', (err: unknown) => this.restart(err));
+    this.informer.on('error', (err: unknown) => {
+      if (this.starting) this.startError ??= err;
+      this.restart(err);
+    });
   }
 
   get isSynced(): boolean {
@@ -89,24 +93,45 @@ export class WatchedKind<T extends KubernetesObject> {
     return this.informer.list();
   }
 
+  /**
+   * List and watch. The kind counts as synced only once a list has really come back: ListWatch
+   * reports a failed list as an `error` event and still resolves start(), and an empty cache
+   * taken for the cluster's state would make the node withdraw everything it serves.
+   */
   async start(): Promise<void> {
     this.stopped = false;
+    this.starting = true;
+    this.startError = undefined;
     try {
       await this.informer.start();
-      this.failures = 0;
-      const first = !this.synced;
-      this.synced = true;
-      if (first) this.log.info({ kind: this.kind, objects: this.items().length }, 'initial list done');
-      this.onChange(this.kind);
     } catch (err) {
-      this.restart(err);
+      this.startError ??= err;
+    } finally {
+      this.starting = false;
     }
+    if (!this.synced && this.informer.latestResourceVersion() === '') {
+      // The first list failed: its error has scheduled a retry (or schedules one now).
+      this.restart(this.startError ?? new BgpvsError(`list ${this.kind}: no answer`));
+      return;
+    }
+    const first = !this.synced;
+    this.synced = true;
+    if (first) this.log.info({ kind: this.kind, objects: this.items().length }, 'initial list done');
+    this.onChange(this.kind);
   }
 
+  /**
+   * Retry with exponential backoff (with jitter, so agents do not retry in step), capped low;
+   * the backoff starts over after a healthy stretch of 30 s without failures.
+   */
   private restart(err: unknown): void {
     if (this.stopped || this.timer) return;
+    const now = Date.now();
+    if (now - this.lastFailureAt > 30_000) this.failures = 0;
+    this.lastFailureAt = now;
     this.failures++;
-    const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (this.failures - 1));
+    const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (this.failures - 1));
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
     this.log.warn({ kind: this.kind, err, retryInMs: delay, cachedObjects: this.items().length }, 'watch failed; keeping the last known state');
     this.timer = setTimeout(() => {
       this.timer = undefined;
