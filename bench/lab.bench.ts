@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLab, type RunningLab } from '../src/lab/run.js';
 import { connect, createLbService, createPool, DEMO_POOL_CIDR, routerNexthops, startAgents, waitForIp, waitNexthops, type LabAgent } from '../src/lab/agents.js';
-import { killAgent, killAgentsNow, nodeAddress, startAgent, waitAgentReady } from '../src/lab/agent-ops.js';
+import { killAgent, killAgentsNow, nodeAddress, startAgent, waitAgentReady, waitRouterSessions } from '../src/lab/agent-ops.js';
 import { HeldFlows } from '../src/lab/flows.js';
 import { startHoldResponder, type LabPod } from '../src/lab/pods.js';
 import { frrSkipReason } from '../src/rig/frr-router.js';
@@ -105,11 +105,7 @@ const delta = (a: Record<string, number>, z: Record<string, number>): Record<str
   Object.fromEntries(Object.entries(z).filter(([k, v]) => v !== (a[k] ?? 0)).map(([k, v]) => [k, v - (a[k] ?? 0)]));
 
 /** Every node's BGP session established and its BFD session up, at the router. */
-async function allSessionsUp(b: Bench): Promise<void> {
-  const r = [...b.l.routers.values()][0]!;
-  await waitFor('BGP established to every node', async () => ((await r.bgpSummary()).filter((p) => p.state === 'Established').length === NODES.length ? true : undefined), { timeoutMs: 60_000, intervalMs: 100 });
-  await waitFor('BFD up to every node', async () => ((await r.bfdPeers()).filter((p) => p.status === 'up').length === NODES.length ? true : undefined), { timeoutMs: 60_000, intervalMs: 100 });
-}
+const allSessionsUp = (b: Bench): Promise<void> => waitRouterSessions(b.l, NODES);
 
 async function failover(b: Bench, vip: string): Promise<number[]> {
   const all = NODES.map((n) => nodeAddress(b.l, n));
@@ -182,6 +178,10 @@ async function flowsBroken(b: Bench): Promise<{ pct: number; detail: string }> {
     }
     const drops1 = await sessionDrops(b);
     const ingress = await ingressByPort(b, vip);
+    const routerName = [...b.l.routers.keys()][0]!;
+    // The router's next hops in kernel order: hash-threshold ECMP maps flows by that order.
+    const order = async () => ((await b.l.lab.exec(routerName, ['ip', 'route', 'show', vip])).stdout.match(/via \S+/g) ?? []).map((v) => v.slice(4)).join(',');
+    const orderBefore = await order();
     const leaving = 'node1';
     const addr = nodeAddress(b.l, leaving);
     await killAgent(b.agents.get(leaving)!, 'SIGTERM');
@@ -190,7 +190,9 @@ async function flowsBroken(b: Bench): Promise<{ pct: number; detail: string }> {
     b.agents.set(leaving, await startAgent(b.l, leaving, b.dir));
     await waitAgentReady(b.l, leaving);
     await waitNexthops(b.l, vip, all);
+    await allSessionsUp(b);
     await sleep(2000); // and back through the rejoined node
+    const orderAfter = await order();
     const end = await flows.check(15_000);
     const drops2 = delta(drops1, await sessionDrops(b));
     const lost = end.flows.filter((f) => f.state === 'broken' || f.echoed < f.sent);
@@ -209,7 +211,7 @@ async function flowsBroken(b: Bench): Promise<{ pct: number; detail: string }> {
     const detail =
       `${FLOWS} flows by entry node ${by(end.flows)}, backends ${JSON.stringify(start.byBackend)}; ${leaving} left and rejoined; ` +
       `broken or stalled ${lost.length}: by entry node ${by(lost)}, by the source their pod saw ${JSON.stringify(seenAs)}, why ${JSON.stringify(errors)}; ` +
-      `BGP sessions dropped meanwhile (the leave is one for ${addr}): ${JSON.stringify(drops2)}`;
+      `BGP sessions dropped meanwhile (the leave is one for ${addr}): ${JSON.stringify(drops2)}; router next hops before ${orderBefore}, after ${orderAfter}`;
     return { pct: round((100 * lost.length) / FLOWS), detail };
   } finally {
     flows.stop();

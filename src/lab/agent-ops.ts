@@ -77,3 +77,23 @@ export function killAgentsNow(agents: Iterable<LabAgent>): void {
     }
   }
 }
+
+/**
+ * Until the router holds an established BGP session with BFD up to each of `nodes`. In a new
+ * lab this is later than the first routes: with FRR 8.4 each node's first session is reset
+ * once when FRR re-creates its BFD session (README, known limits); BFD up at the router means
+ * the session that stays.
+ */
+export async function waitRouterSessions(l: RunningLab, nodes: readonly string[], timeoutMs = 60_000): Promise<void> {
+  const r = [...l.routers.values()][0]!;
+  const want = nodes.map((n) => nodeAddress(l, n));
+  await waitFor(
+    `router: BGP established and BFD up to ${nodes.join(', ')}`,
+    async () => {
+      const bgp = new Set((await r.bgpSummary()).filter((p) => p.state === 'Established').map((p) => p.address));
+      const bfd = new Set((await r.bfdPeers()).filter((p) => p.status === 'up').map((p) => p.peer));
+      return want.every((a) => bgp.has(a) && bfd.has(a)) ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+}
