@@ -224,9 +224,9 @@ async function flowsBroken(b: Bench): Promise<{ pct: number; detail: string }> {
 // have been taken, before the silent-loss measurement cuts node3 off.
 // weighted_split_pct (src/lab/weighted.ts) goes here:
 //   weighted_split_pct: (b) => weightedSplitPct(b.l, { pool: 'weighted' }),
-// It needs a pool with weighted ECMP on, and agents read pools when they start, so also add
-// before startAgents below (a pool outside the 'bench' one, no auto-assign):
-//   await createIpPool(l, 'weighted', '10.201.0.0/24', { weightedEcmp: true, autoAssign: false });
+// It needs a pool with weighted ECMP on (a pool outside the 'bench' one, no auto-assign);
+// agents follow pools live, so create it in that entry, before measuring:
+//   await createIpPool(b.l, 'weighted', '10.201.0.0/24', { weightedEcmp: true, autoAssign: false });
 type LabFigure = (b: Bench) => Promise<number>;
 const MORE_FIGURES: Record<string, LabFigure> = {};
 // ---------------------------------------------------------------------------------------
