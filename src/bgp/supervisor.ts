@@ -62,8 +62,13 @@ export interface GobgpdSupervisorDeps {
   spawn?: typeof spawnDaemon;
 }
 
+/**
+ * gobgpd's command line, under `setpriv --pdeathsig KILL` (util-linux, Essential in Debian):
+ * gobgpd dies with the agent even when the agent is SIGKILLed, so a restarted agent never
+ * finds an orphan holding its gRPC port and BGP sessions that it cannot supervise.
+ */
 export function gobgpdArgv(binary: string, grpcPort: number): string[] {
-  return [binary, '--api-hosts', `127.0.0.1:${grpcPort}`, '--pprof-disable', '--log-plain', '--log-level', 'info'];
+  return ['setpriv', '--pdeathsig', 'KILL', binary, '--api-hosts', `127.0.0.1:${grpcPort}`, '--pprof-disable', '--log-plain', '--log-level', 'info'];
 }
 
 export class GobgpdSupervisor {

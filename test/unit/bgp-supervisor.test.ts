@@ -57,7 +57,7 @@ test('supervisor: spawns gobgpd with gRPC on 127.0.0.1 only and applies everythi
   const { fake, sup, children } = setup();
   await sup.start();
   assert.equal(children.length, 1);
-  assert.deepEqual(children[0]!.argv.slice(0, 3), ['/x/gobgpd', '--api-hosts', '127.0.0.1:50099']);
+  assert.deepEqual(children[0]!.argv.slice(0, 6), ['setpriv', '--pdeathsig', 'KILL', '/x/gobgpd', '--api-hosts', '127.0.0.1:50099']);
   assert.equal(fake.global?.asn, 65011);
   assert.equal(fake.peers.size, 1);
   await sup.kill();
