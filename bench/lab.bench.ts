@@ -27,6 +27,7 @@ import { killAgent, killAgentsNow, nodeAddress, startAgent, waitAgentReady, wait
 import { HeldFlows } from '../src/lab/flows.js';
 import { startHoldResponder, type LabPod } from '../src/lab/pods.js';
 import { frrSkipReason } from '../src/rig/frr-router.js';
+import { weightedSplitPct } from '../src/lab/weighted.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { sleep, waitFor } from '../src/util/wait.js';
 
@@ -219,16 +220,14 @@ async function flowsBroken(b: Bench): Promise<{ pct: number; detail: string }> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Figures handed in by other work, measured on the same running lab, each joining the JSON
-// line under its name. Each gets the lab (three nodes, agents ready) after the figures above
-// have been taken, before the silent-loss measurement cuts node3 off.
-// weighted_split_pct (src/lab/weighted.ts) goes here:
-//   weighted_split_pct: (b) => weightedSplitPct(b.l, { pool: 'weighted' }),
-// It needs a pool with weighted ECMP on (a pool outside the 'bench' one, no auto-assign);
-// agents follow pools live, so create it in that entry, before measuring:
-//   await createIpPool(b.l, 'weighted', '10.201.0.0/24', { weightedEcmp: true, autoAssign: false });
+// Further figures measured on the same running lab (three nodes, agents ready), each joining
+// the JSON line under its name, before the silent-loss measurement cuts node3 off.
+// weighted_split_pct: node1's share of 400 connections to a Local Service with 3 ready pods on
+// node1 and 1 on node2, from the bench pool (weighted ECMP is on by default); target 65-85.
 type LabFigure = (b: Bench) => Promise<number>;
-const MORE_FIGURES: Record<string, LabFigure> = {};
+const MORE_FIGURES: Record<string, LabFigure> = {
+  weighted_split_pct: (b) => weightedSplitPct(b.l),
+};
 // ---------------------------------------------------------------------------------------
 
 const dir = mkdtempSync(join(tmpdir(), 'bgpvs-bench-lab-'));
