@@ -39,9 +39,9 @@ export class LabCluster {
   }
 
   /** API server, bridge into node namespaces, manifests, Node objects and the pod network. */
-  static async start(lab: NetLab, topo: LabTopology, opts: { dir: string; logger: Logger }): Promise<LabCluster> {
+  static async start(lab: NetLab, topo: LabTopology, opts: { dir: string; logger: Logger; apiReadyTimeoutMs?: number }): Promise<LabCluster> {
     await mkdir(opts.dir, { recursive: true });
-    const api = await KubeApi.start({ dir: opts.dir, logger: opts.logger.child({ component: 'kube-api' }) });
+    const api = await KubeApi.start({ dir: opts.dir, logger: opts.logger.child({ component: 'kube-api' }), ...(opts.apiReadyTimeoutMs ? { readyTimeoutMs: opts.apiReadyTimeoutMs } : {}) });
     const bridge = new ApiBridge({ dir: api.dir, port: api.ports.apiServer, logFile: join(opts.dir, 'api-bridge.log') });
     const c = new LabCluster(lab, topo, api, bridge, opts.dir, opts.logger);
     try {

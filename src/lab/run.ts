@@ -25,7 +25,8 @@ export interface RunningLab {
 
 export const DEFAULT_TOPOLOGY = join(repoRoot, 'lab', 'bgpvs.clab.yml');
 
-export async function startLab(opts: { topologyFile?: string; dir: string; logger: Logger }): Promise<RunningLab> {
+/** `apiReadyTimeoutMs`: time allowed for etcd and the API server to come up (slow machines, the IPVS VM). */
+export async function startLab(opts: { topologyFile?: string; dir: string; logger: Logger; apiReadyTimeoutMs?: number }): Promise<RunningLab> {
   const topo = parseTopology(readFileSync(opts.topologyFile ?? DEFAULT_TOPOLOGY, 'utf8'));
   const log = opts.logger;
   const lab = await NetLab.create('lab', { logger: log });
@@ -39,7 +40,7 @@ export async function startLab(opts: { topologyFile?: string; dir: string; logge
   try {
     await buildTopology(lab, topo);
     log.info({ namespaces: [...lab.namespaces.values()] }, 'lab topology built');
-    cluster = await LabCluster.start(lab, topo, { dir: opts.dir, logger: log });
+    cluster = await LabCluster.start(lab, topo, { dir: opts.dir, logger: log, ...(opts.apiReadyTimeoutMs ? { apiReadyTimeoutMs: opts.apiReadyTimeoutMs } : {}) });
     log.info({ url: cluster.api.url, kubeconfig: cluster.api.kubeconfigPath }, 'API server ready');
     for (const r of topo.nodes.filter((n) => n.role === 'router')) {
       routers.set(r.name, await FrrRouter.start({ lab, ns: r.name, config: labRouterConfig(topo, r.name) }));
