@@ -15,30 +15,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLab } from '../../src/lab/run.js';
 import { connect, createLbService, createPool, DEMO_POOL_CIDR, routerNexthops, startAgents, waitForIp, waitNexthops, waitReachable, type LabAgent } from '../../src/lab/agents.js';
 import { killAgent, killAgentsNow, nodeAddress, startAgent, waitAgentReady, waitRouterSessions } from '../../src/lab/agent-ops.js';
 import { HeldFlows } from '../../src/lab/flows.js';
 import { startHoldResponder } from '../../src/lab/pods.js';
 import { frrSkipReason } from '../../src/rig/frr-router.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import { processAlive } from '../../src/util/process.js';
 import { sleep } from '../../src/util/wait.js';
+import { labForTest } from './lab-fixture.js';
 
 const skip = frrSkipReason();
 const HOLD_PORT = 7000;
 const CONNECTIONS = 30;
 
 test('e2e: Cluster policy through the router; agents killed and restarted — failover, established flows survive a restart', { skip, timeout: 600_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bgpvs-e2e-agents-'));
-  const l = await startLab({ dir: join(dir, 'cluster'), logger: silentLogger() });
-  t.after(async () => {
-    await l.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { l, dir } = await labForTest(t, 'agents');
   await createPool(l, 'demo', DEMO_POOL_CIDR);
   const agents = new Map<string, LabAgent>((await startAgents(l, { dir })).map((a) => [a.node, a]));
   t.after(() => killAgentsNow(agents.values()));

@@ -8,25 +8,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { startLab } from '../../src/lab/run.js';
 import { connect, createLbService, createPool, DEMO_POOL_CIDR, startAgents, waitForIp, waitNexthops, waitReachable } from '../../src/lab/agents.js';
 import { frrSkipReason } from '../../src/rig/frr-router.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import { waitFor } from '../../src/util/wait.js';
+import { labForTest } from './lab-fixture.js';
 
 const skip = frrSkipReason();
 
 test('e2e: Local policy, scale to zero and back, UDP, delete — through the router, with real agents', { skip, timeout: 600_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bgpvs-e2e-'));
-  const l = await startLab({ dir: join(dir, 'cluster'), logger: silentLogger() });
-  t.after(async () => {
-    await l.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { l, dir } = await labForTest(t, 'local');
   await createPool(l, 'demo', DEMO_POOL_CIDR);
   const agents = await startAgents(l, { dir });
   t.after(() => agents.forEach((a) => a.proc.kill('SIGKILL')));

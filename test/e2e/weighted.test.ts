@@ -8,10 +8,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startLab } from '../../src/lab/run.js';
 import { startAgents, waitForIp, waitNexthops, waitReachable } from '../../src/lab/agents.js';
 import {
   answersByNode,
@@ -26,18 +22,13 @@ import {
   watchRoute,
 } from '../../src/lab/weighted.js';
 import { frrSkipReason } from '../../src/rig/frr-router.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import { sleep } from '../../src/util/wait.js';
+import { labForTest } from './lab-fixture.js';
 
 const skip = frrSkipReason();
 
 test('e2e: weighted ECMP — 3:1 endpoints → 3:1 weights and a 75/25 split; scaled to 1:1 without a withdrawal; a pool with it off → plain ECMP', { skip, timeout: 900_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bgpvs-e2e-weighted-'));
-  const l = await startLab({ dir: join(dir, 'cluster'), logger: silentLogger() });
-  t.after(async () => {
-    await l.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { l, dir } = await labForTest(t, 'weighted');
   // Both pools exist before the agents start. "weighted" leaves bgp.weightedEcmp at its default (on).
   await createIpPool(l, 'weighted', '10.200.0.0/24');
   await createIpPool(l, 'plain', '10.201.0.0/24', { weightedEcmp: false, autoAssign: false });
