@@ -94,6 +94,11 @@ test('IPVS in the VM, end to end: real agents, API server and FRR; Cluster + tun
   for (const s of ['scenario1', 'scenario2', 'natFallback'] as const) if (g[s]) t.diagnostic(`${s}: Service created → first answer ${g[s].provisionMs} ms`);
   assert.ok(g.ok, `${g.error ?? 'guest failed'}\n${await agentLogs()}`);
 
+  await t.test('the agents, started with --dataplane=auto, detected IPVS on this kernel', () => {
+    const agents = (g.agentsUp?.agents ?? {}) as Record<string, { dataplane?: string }>;
+    assert.deepEqual(Object.fromEntries(Object.entries(agents).map(([n, a]) => [n, a.dataplane])), { node1: 'ipvs (requested auto)', node2: 'ipvs (requested auto)' });
+  });
+
   await t.test('scenario 1 (Cluster, tunnel): both nodes advertise; flows spread over nodes and pods; DSR replies keep the client address', () => {
     const s = g.scenario1!;
     assert.ok(s.vip.startsWith('10.200.0.'), s.vip);

@@ -76,7 +76,14 @@ function agentStarts(agents: readonly LabAgent[], since: number): Record<string,
     const lines = readFileSync(a.logFile, 'utf8').split('\n').filter(Boolean);
     const first = lines[0] ? (JSON.parse(lines[0]) as { time?: number }).time : undefined;
     const running = lines.map((x) => JSON.parse(x) as { time?: number; msg?: string }).find((x) => x.msg === 'agent running')?.time;
-    out[a.node] = { firstLogMs: first && first - since, runningMs: running && running - since, exitCode: a.proc.exitCode ?? null, lines: lines.length };
+    const chosen = lines.map((x) => JSON.parse(x) as { msg?: string; dataplane?: string; requested?: string }).find((x) => x.msg === 'data plane chosen');
+    out[a.node] = {
+      firstLogMs: first && first - since,
+      runningMs: running && running - since,
+      exitCode: a.proc.exitCode ?? null,
+      lines: lines.length,
+      dataplane: chosen && `${chosen.dataplane} (requested ${chosen.requested})`,
+    };
   }
   return out;
 }
@@ -159,7 +166,9 @@ try {
   // detection time (100 ms x 3 flapped every few seconds); BFD is proven on the host's e2e.
   const routerNode = l.topo.nodes.find((n) => n.role === 'router')!;
   const peers = JSON.stringify([{ address: routerNode.address, asn: routerNode.asn }]);
-  agents = await startAgents(l, { dir: agentDir, dataplane: 'ipvs', extraArgs: ['--service.default-forwarding=tunnel', `--bgp.peers=${peers}`] });
+  // `--dataplane=auto` (the DaemonSet's default) after startAgents' `--dataplane=ipvs`, so the
+  // agents detect IPVS on this kernel themselves; the pod netns map flag stays.
+  agents = await startAgents(l, { dir: agentDir, dataplane: 'ipvs', extraArgs: ['--dataplane=auto', '--service.default-forwarding=tunnel', `--bgp.peers=${peers}`] });
   const router = [...l.routers.values()][0]!;
   try {
     await waitFor('both agents Established at the router', async () => ((await router.bgpSummary()).filter((p) => p.state === 'Established').length === 2 ? true : undefined), { timeoutMs: SLOW, intervalMs: 3_000 });
