@@ -6,6 +6,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { IpvsDataPlane } from '../../src/dataplane/ipvs/adapter.js';
 import { requiredIpvsSysctls } from '../../src/dataplane/ipvs/sysctls.js';
 import type { VirtualServer } from '../../src/model/types.js';
+import { applyIpvsRestore } from './ipvs-fake.js';
 
 /** Understands the commands the adapter sends; -R applies lines to a list of -S lines. */
 function fakeHost(initial: string[]) {
@@ -13,8 +14,6 @@ function fakeHost(initial: string[]) {
   const sysctl = new Map<string, string>([['net.ipv4.vs.conntrack', '0'], ['net.ipv4.vs.expire_nodest_conn', '0'], ['net.ipv4.vs.sloppy_tcp', '1']]);
   const calls: string[] = [];
   const conns = { text: '' };
-  const svcOf = (l: string) => l.split(' ').slice(1, 3).join(' ');
-  const realOf = (l: string) => l.split(' ').slice(1, 5).join(' ');
   const run: Runner = async (argv, opts = {}) => {
     calls.push(argv.join(' '));
     const ok = (stdout = '') => ({ stdout, stderr: '', exitCode: 0 });
@@ -27,19 +26,7 @@ function fakeHost(initial: string[]) {
     if (argv.join(' ') === 'ipvsadm -Sn') return ok(lines.map((l) => `${l}\n`).join(''));
     if (argv.join(' ') === 'ipvsadm -Ln') return ok(conns.text);
     if (argv.join(' ') === 'ipvsadm -R') {
-      for (const l of (opts.input ?? '').split('\n').filter(Boolean)) {
-        const cmd = l.slice(0, 2);
-        const i = lines.findIndex((x) => (cmd === '-a' || cmd === '-e' || cmd === '-d' ? x.startsWith('-a') && realOf(x) === realOf(l) : x.startsWith('-A') && svcOf(x) === svcOf(l)));
-        if (cmd === '-A' || cmd === '-a') {
-          assert.equal(i, -1, `exists: ${l}`);
-          lines.push(`${cmd}${l.slice(2)}`);
-        } else {
-          assert.ok(i >= 0, `missing: ${l}`);
-          if (cmd === '-D') lines.splice(0, lines.length, ...lines.filter((x) => svcOf(x) !== svcOf(l)));
-          else if (cmd === '-d') lines.splice(i, 1);
-          else lines[i] = `${cmd === '-E' ? '-A' : '-a'}${l.slice(2)}`;
-        }
-      }
+      applyIpvsRestore(lines, opts.input ?? '');
       return ok();
     }
     throw new Error(`unexpected ${argv.join(' ')}`);

@@ -20,6 +20,7 @@ import { ipvsVirtualServers, nodeDsrSysctls, parseRouteGetDev, planPodDsr, vipOw
 import { CrictlNetnsResolver, FileNetnsResolver, parseNetnsMap } from '../../src/dataplane/vip/pod-dsr.js';
 import { dataplaneArgs } from '../../src/lab/agents.js';
 import type { ForwardingMethod, RealServer, VirtualServer } from '../../src/model/types.js';
+import { applyIpvsRestore } from './ipvs-fake.js';
 
 const rs = (address: string, nodeName?: string, pod?: string, weight = 1): RealServer => ({ address, port: 80, weight, ...(nodeName ? { nodeName } : {}), ...(pod ? { pod } : {}) });
 const vs = (vip: string, forwarding: ForwardingMethod, realServers: RealServer[], extra: Partial<VirtualServer> = {}): VirtualServer => ({
@@ -155,8 +156,6 @@ function fakeNode(opts: { ipvs: string[]; pods: Record<string, string> }) {
   const sysctl = new Map<string, string>();
   const lines = [...opts.ipvs];
   const calls: string[] = [];
-  const svcOf = (l: string) => l.split(' ').slice(1, 3).join(' ');
-  const realOf = (l: string) => l.split(' ').slice(1, 5).join(' ');
   const ok = (stdout = '') => ({ stdout, stderr: '', exitCode: 0 });
   const fail = () => ({ stdout: '', stderr: 'no such device', exitCode: 1 });
   const ipJson = (m: Map<string, { up: boolean; addrs: string[] }>, only?: string) =>
@@ -200,19 +199,7 @@ function fakeNode(opts: { ipvs: string[]; pods: Record<string, string> }) {
     if (a === 'ipvsadm -Sn') return ok(lines.map((l) => `${l}\n`).join(''));
     if (a === 'ipvsadm -Ln') return ok('');
     if (a === 'ipvsadm -R') {
-      for (const l of (o.input ?? '').split('\n').filter(Boolean)) {
-        const cmd = l.slice(0, 2);
-        const i = lines.findIndex((x) => (cmd === '-a' || cmd === '-e' || cmd === '-d' ? x.startsWith('-a') && realOf(x) === realOf(l) : x.startsWith('-A') && svcOf(x) === svcOf(l)));
-        if (cmd === '-A' || cmd === '-a') {
-          assert.equal(i, -1, `exists: ${l}`);
-          lines.push(l);
-        } else {
-          assert.ok(i >= 0, `missing: ${l}`);
-          if (cmd === '-D') lines.splice(0, lines.length, ...lines.filter((x) => svcOf(x) !== svcOf(l)));
-          else if (cmd === '-d') lines.splice(i, 1);
-          else lines[i] = `${cmd === '-E' ? '-A' : '-a'}${l.slice(2)}`;
-        }
-      }
+      applyIpvsRestore(lines, o.input ?? '');
       return ok();
     }
     throw new Error(`fake node: unexpected ${where}: ${a}`);
