@@ -164,19 +164,8 @@ describe('bgpvs beside a CNI BGP speaker: every mode in its own namespaces, watc
     await c.startCniBird(cniBirdConfig({ logFile: birdLog, bgpvsPeer: { address: NODE_ALT, vipRange: VIP_RANGE } }));
     await c.waitEstablished([NODE]);
 
-    const peers = [{ address: NODE, port: 179, sourceAddress: NODE_ALT }];
-    const ok = await check(c, { mode: 'via-local-speaker', nodeAddress: NODE, peers, allowWriteCniConfig: false });
-    assert.equal(ok.exitCode, 0, ok.stderr);
-
     // As the agent configures it: next hop the node address (BIRD's own; BIRD resolves it through protocol direct).
-    const speaker = await c.startGobgpd({
-      asn: CNI_ASN,
-      routerId: NODE_ALT,
-      listenPort: -1,
-      nextHops: { IPv4: NODE },
-      peers: [{ address: NODE, asn: CNI_ASN, sourceAddress: NODE_ALT, families: ['IPv4'], connectRetrySeconds: 1, idleHoldAfterResetSeconds: 1 }],
-      exportCidrs: [VIP_RANGE],
-    });
+    const speaker = await startViaLocalSpeaker(c);
     await speaker.setAdvertisements([ad]);
     assert.deepEqual(await c.routerGateways(POD_CIDR), [NODE]);
     assert.deepEqual(await c.routerGateways(VIP, 60_000), [NODE], 'the VIP reaches the router through BIRD, next hop the node address');
@@ -196,19 +185,8 @@ describe('bgpvs beside a CNI BGP speaker: every mode in its own namespaces, watc
     const refused = await run(['vtysh', '--vty_socket', node.dir, '-c', 'configure terminal', '-c', `router bgp ${CNI_ASN}`, '-c', `neighbor ${NODE_ALT} remote-as ${CNI_ASN}`], { allowFailure: true });
     assert.match(refused.stdout + refused.stderr, /Can not configure the local system as neighbor/);
 
-    const peers = [{ address: NODE, port: 179, sourceAddress: NODE_ALT }];
-    const ok = await check(c, { mode: 'via-local-speaker', nodeAddress: NODE, peers, allowWriteCniConfig: false });
-    assert.equal(ok.exitCode, 0, ok.stderr);
-
     // As the agent configures it: next hop the node address (an address of the FRR's own node).
-    const speaker = await c.startGobgpd({
-      asn: CNI_ASN,
-      routerId: NODE_ALT,
-      listenPort: -1,
-      nextHops: { IPv4: NODE },
-      peers: [{ address: NODE, asn: CNI_ASN, sourceAddress: NODE_ALT, families: ['IPv4'], connectRetrySeconds: 1, idleHoldAfterResetSeconds: 1 }],
-      exportCidrs: [VIP_RANGE],
-    });
+    const speaker = await startViaLocalSpeaker(c);
     await waitFor('node FRR: bgpvs session Established', async () => ((await node.bgpSummary()).find((p) => p.address === NODE_ALT)?.state === 'Established' ? true : undefined), {
       timeoutMs: 60_000,
       intervalMs: 200,
@@ -331,3 +309,20 @@ describe('bgpvs beside a CNI BGP speaker: every mode in its own namespaces, watc
     assert.match(res.stderr, /delegate/);
   });
 });
+
+/**
+ * bgpvs's side of via-local-speaker, as the agent sets it up: the start check passes, then
+ * gobgpd peers over iBGP from NODE_ALT with the node speaker on NODE, next hop the node address.
+ */
+async function startViaLocalSpeaker(c: CoexistLab) {
+  const ok = await check(c, { mode: 'via-local-speaker', nodeAddress: NODE, peers: [{ address: NODE, port: 179, sourceAddress: NODE_ALT }], allowWriteCniConfig: false });
+  assert.equal(ok.exitCode, 0, ok.stderr);
+  return c.startGobgpd({
+    asn: CNI_ASN,
+    routerId: NODE_ALT,
+    listenPort: -1,
+    nextHops: { IPv4: NODE },
+    peers: [{ address: NODE, asn: CNI_ASN, sourceAddress: NODE_ALT, families: ['IPv4'], connectRetrySeconds: 1, idleHoldAfterResetSeconds: 1 }],
+    exportCidrs: [VIP_RANGE],
+  });
+}
