@@ -32,6 +32,7 @@ import { BgpvsError } from '../errors.js';
 import { checkCoexistence, discoverCniResources, readListeners } from '../coexist/findings.js';
 import type { Findings } from '../coexist/detect.js';
 import { CalicoServiceIpsWriter } from '../coexist/calico-delegate.js';
+import { nodeAddressesOf } from '../dataplane/nft/cluster-dsr.js';
 
 export interface AgentDeps {
   config: Readonly<Config>;
@@ -135,6 +136,11 @@ export class Agent {
     this.poolsKey = key;
     this.builder = this.makeBuilder(next);
     this.log.info({ pools: pools.map((p) => p.name) }, 'IP pools changed');
+  }
+
+  /** Every node's addresses (InternalIP), from the Node watch; empty before its first list. */
+  nodeAddresses(): Map<string, string[]> {
+    return this.watch.nodes.isSynced ? nodeAddressesOf(this.watch.nodes.items()) : new Map();
   }
 
   /** The bgp step of a pass: the speaker follows the BGPPeer objects, the Node and the pools, then the paths. */

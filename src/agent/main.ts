@@ -31,9 +31,16 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
 
   const dp = await detectDataPlane({ run }, cfg.dataplane);
   const poolAttrs = modelPools(pools);
-  const dataplane = createDataPlane(dp, { run, logger, nodeName: cfg.nodeName, poolCidrs: poolAttrs.flatMap((p) => p.cidrs), podNetns: cfg.podNetns });
-  logger.info({ dataplane: dp, requested: cfg.dataplane, ...(dp === 'ipvs' ? { podNetns: cfg.podNetns.kind } : {}) }, 'data plane chosen');
+  // the agent (created below, with the Node watch) tells the data plane where the other nodes are
+  const late: { agent?: Agent } = {};
+  const dataplane = createDataPlane(dp, {
+    run, logger, nodeName: cfg.nodeName, poolCidrs: poolAttrs.flatMap((p) => p.cidrs), podNetns: cfg.podNetns,
+    nftClusterMode: cfg.nft.clusterMode, ...(cfg.nodeAddress ? { nodeAddress: cfg.nodeAddress } : {}),
+    nodeAddresses: () => late.agent?.nodeAddresses() ?? new Map<string, string[]>(),
+  });
+  logger.info({ dataplane: dp, requested: cfg.dataplane, ...(dp === 'ipvs' ? { podNetns: cfg.podNetns.kind } : { clusterMode: cfg.nft.clusterMode }) }, 'data plane chosen');
   const agent = new Agent({ config: cfg, logger, dataplane, pools: poolAttrs, kubeConfig: kc });
+  late.agent = agent;
   const ipam = cfg.ipam.enabled
     ? new IpamController({
         kc,

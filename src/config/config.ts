@@ -35,6 +35,14 @@ export interface Config {
   metrics: { host: string; port: number };
   resyncMs: number;
   dataplane: 'auto' | 'ipvs' | 'nft';
+  nft: {
+    /**
+     * externalTrafficPolicy Cluster with a backend on another node: `dsr` hands the packet
+     * unchanged to that node (on-link), which DNATs and replies straight to the client;
+     * `masquerade` DNATs and SNATs here, kube-proxy style (also the fallback of `dsr`).
+     */
+    clusterMode: 'dsr' | 'masquerade';
+  };
   /** How the IPVS data plane finds a local pod's network namespace for DSR. */
   podNetns: PodNetnsSource;
   service: {
@@ -86,6 +94,7 @@ const FIELDS = {
   metricsAddress: 'metrics-address',
   resync: 'resync',
   dataplane: 'dataplane',
+  nftClusterMode: 'nft.cluster-mode',
   podNetns: 'pod-netns',
   lbClass: 'service.load-balancer-class',
   classless: 'service.handle-classless',
@@ -229,6 +238,7 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
     metrics,
     resyncMs: str(FIELDS.resync, parseDuration, 300_000),
     dataplane: str(FIELDS.dataplane, (f, v) => parseEnum(f, v, ['auto', 'ipvs', 'nft'] as const), 'auto'),
+    nft: { clusterMode: str(FIELDS.nftClusterMode, (f, v) => parseEnum(f, v, ['dsr', 'masquerade'] as const), 'dsr') },
     podNetns: str(FIELDS.podNetns, parsePodNetns, { kind: 'crictl' } as PodNetnsSource),
     service: {
       loadBalancerClass: str(FIELDS.lbClass, (_f, v) => v.trim(), 'bgpvs.io/bgpvs'),

@@ -7,6 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import type { PodNetnsSource } from '../config/config.js';
 import type { DataPlane, DataPlaneName } from './types.js';
 import { NftDataPlane } from './nft/adapter.js';
+import { clusterContextResolver } from './nft/cluster-dsr.js';
 import { IpvsNodeDataPlane } from './ipvs/node-dataplane.js';
 import { CrictlNetnsResolver, FileNetnsResolver, type PodNetnsResolver } from './vip/pod-dsr.js';
 
@@ -17,6 +18,12 @@ export interface DataPlaneDeps {
   /** IP pool CIDRs: with IPVS, the VIPs bgpvs may own. */
   poolCidrs: readonly string[];
   podNetns: PodNetnsSource;
+  /** nft, Cluster policy: node-level DSR (default) or masquerade only. */
+  nftClusterMode?: 'dsr' | 'masquerade';
+  /** This node's address (nft Cluster DSR: the interface holding it is the uplink). */
+  nodeAddress?: string;
+  /** Every node's addresses, from the Node watch (nft Cluster DSR). */
+  nodeAddresses?: () => ReadonlyMap<string, readonly string[]>;
 }
 
 /** Pure: the pod-netns resolver a source names (undefined: no DSR into pods). */
@@ -33,8 +40,9 @@ export function podResolverFor(src: PodNetnsSource, run: Runner): PodNetnsResolv
 
 export function createDataPlane(name: DataPlaneName, d: DataPlaneDeps): DataPlane {
   if (name === 'nft') {
-    const nft = { run: d.run, logger: d.logger, nodeName: d.nodeName };
-    return new NftDataPlane(nft);
+    const dsr = (d.nftClusterMode ?? 'dsr') === 'dsr' && d.nodeAddress && d.nodeAddresses;
+    const clusterContext = dsr ? clusterContextResolver({ run: d.run, nodeName: d.nodeName, nodeAddress: d.nodeAddress!, nodeAddresses: d.nodeAddresses! }) : undefined;
+    return new NftDataPlane({ run: d.run, logger: d.logger, nodeName: d.nodeName, ...(clusterContext ? { clusterContext } : {}) });
   }
   const podResolver = podResolverFor(d.podNetns, d.run);
   return new IpvsNodeDataPlane({ run: d.run, logger: d.logger, nodeName: d.nodeName, poolCidrs: d.poolCidrs, ...(podResolver ? { podResolver } : {}) });

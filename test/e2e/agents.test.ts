@@ -4,8 +4,8 @@
  * 100 ms x 3 to the router), the real API server, FRR as the router, the client behind it.
  * 1. A new LoadBalancer Service with externalTrafficPolicy Cluster is reached by the client
  *    through the router, and its flows spread over every node — node3 has no endpoint of its
- *    own and must forward to pods on node1 and node2 (DNAT plus masquerade, so the answers
- *    come back through node3).
+ *    own and hands its flows unchanged to node1 and node2 (node-level DSR): the pods see the
+ *    client's own address and answer straight to the router, not back through node3.
  * 4. node3's agent and its gobgpd SIGKILLed by PID → the router drops node3's next hop;
  *    new connections keep being answered through node1 and node2. (node3 stays down.)
  * 6. node1's agent restarted, gracefully (SIGTERM) and then as a crash (agent and gobgpd
@@ -49,33 +49,57 @@ test('e2e: Cluster policy through the router; agents killed and restarted — fa
     await waitNexthops(l, vip, nodes.map((n) => nodeAddress(l, n)));
     await waitReachable(l, vip, 80);
 
-    // Forget earlier flows, then count which node each new one entered by (its conntrack entry).
-    for (const n of nodes) await l.lab.exec(n, ['conntrack', '-D', '-p', 'tcp', '--orig-dst', vip], { allowFailure: true });
+    // Forget earlier flows; count which node each new one entered by: SYNs to the VIP arriving
+    // from the router's MAC (a probe table ahead of ours), and replies from the VIP entering
+    // the node (none should: each reply leaves the backend's node straight for the router).
+    const dev = async (ns: string, addr: string): Promise<{ ifname: string; mac: string }> => {
+      const links = JSON.parse((await l.lab.exec(ns, ['ip', '-j', 'addr', 'show'])).stdout) as { ifname: string; address: string; addr_info: { local: string }[] }[];
+      const i = links.find((x) => x.addr_info.some((a) => a.local === addr))!;
+      return { ifname: i.ifname, mac: i.address };
+    };
+    const router = await dev(l.topo.nodes.find((n) => n.role === 'router')!.name, '10.0.0.1');
+    for (const n of nodes) {
+      await l.lab.exec(n, ['conntrack', '-D', '-p', 'tcp', '--orig-dst', vip], { allowFailure: true });
+      const up = await dev(n, nodeAddress(l, n));
+      await l.lab.exec(n, ['nft', '-f', '-'], {
+        input: `table netdev e2eprobe {}\ndelete table netdev e2eprobe\ntable netdev e2eprobe {\n  chain in {\n    type filter hook ingress device "${up.ifname}" priority -500; policy accept;\n` +
+          `    ether saddr ${router.mac} ip daddr ${vip} tcp flags & (syn | ack) == syn counter comment "entered"\n` +
+          `    meta pkttype host ip saddr ${vip} counter comment "replies"\n  }\n}\n`,
+      });
+    }
+    st.after(async () => {
+      for (const n of nodes) await l.lab.exec(n, ['nft', 'delete', 'table', 'netdev', 'e2eprobe'], { allowFailure: true });
+    });
     const seen = await connect(l, vip, 80, CONNECTIONS);
     assert.equal(seen['no answer'], undefined, `every connection answered: ${JSON.stringify(seen)}`);
     const answeredBy = new Set(Object.keys(seen).map((k) => k.split(' ')[0]));
     assert.deepEqual([...answeredBy].sort(), pods.map((p) => p.name).sort(), `pods on both nodes answer: ${JSON.stringify(seen)}`);
 
     const entered: Record<string, number> = {};
+    const replies: Record<string, number> = {};
+    const tracked: Record<string, number> = {};
     for (const n of nodes) {
+      const out = (await l.lab.exec(n, ['nft', 'list', 'table', 'netdev', 'e2eprobe'])).stdout;
+      entered[n] = Number(/counter packets (\d+) bytes \d+ comment "entered"/.exec(out)?.[1] ?? NaN);
+      replies[n] = Number(/counter packets (\d+) bytes \d+ comment "replies"/.exec(out)?.[1] ?? NaN);
       const r = await l.lab.exec(n, ['conntrack', '-L', '-p', 'tcp', '--orig-dst', vip, '--orig-port-dst', '80'], { allowFailure: true });
-      entered[n] = r.stdout.split('\n').filter((x) => x.includes(`dst=${vip}`)).length;
+      tracked[n] = r.stdout.split('\n').filter((x) => x.includes(`dst=${vip}`)).length;
     }
-    st.diagnostic(`answers ${JSON.stringify(seen)}; flows entered by ${JSON.stringify(entered)}`);
-    assert.equal(Object.values(entered).reduce((a, b) => a + b, 0), CONNECTIONS, `each connection tracked once, on the node it entered: ${JSON.stringify(entered)}`);
+    st.diagnostic(`answers ${JSON.stringify(seen)}; flows entered by ${JSON.stringify(entered)}; tracked on ${JSON.stringify(tracked)}; replies entering ${JSON.stringify(replies)}`);
     for (const n of nodes) assert.ok(entered[n]! > 0, `${n} carried flows (the router spreads them over all three): ${JSON.stringify(entered)}`);
-    // A flow to a pod on its entry node keeps the client's address; one to another node's pod
-    // is masqueraded to the entry node's address (so the answer returns through it). So the
-    // answers account for every node's flows exactly.
-    for (const n of nodes) {
-      const viaN = Object.entries(seen)
-        .filter(([k]) => {
-          const [pod, client] = k.split(' ');
-          return client === nodeAddress(l, n) || (pod!.startsWith(n) && client === '192.168.100.10');
-        })
-        .reduce((a, [, c]) => a + c, 0);
-      assert.equal(viaN, entered[n], `${n}: answers seen from the client (own pods) or from ${nodeAddress(l, n)} (masqueraded) = flows it carried: ${JSON.stringify(seen)} ${JSON.stringify(entered)}`);
+    assert.ok(Object.values(entered).reduce((a, b) => a + b, 0) >= CONNECTIONS, `every connection entered some node: ${JSON.stringify(entered)}`);
+    // Node-level DSR: a flow entering a node without its backend is handed unchanged to the
+    // backend's node, which DNATs it (its conntrack holds it) without masquerade. So every
+    // backend sees the client's own address, node3 (no pod) tracks nothing although it carried
+    // flows, each connection is tracked once on its backend's node, and no reply comes back
+    // through an entry node.
+    assert.deepEqual(Object.keys(seen).filter((k) => k.split(' ')[1] !== '192.168.100.10'), [], `every backend sees the client itself: ${JSON.stringify(seen)}`);
+    assert.equal(tracked.node3, 0, `node3 has no backend: it forwards, never NATs: ${JSON.stringify(tracked)}`);
+    for (const n of ['node1', 'node2']) {
+      const answered = Object.entries(seen).filter(([k]) => k.startsWith(n)).reduce((a, [, c]) => a + c, 0);
+      assert.equal(tracked[n], answered, `${n}: tracked flows = answers of its pod: ${JSON.stringify(tracked)} ${JSON.stringify(seen)}`);
     }
+    for (const n of nodes) assert.equal(replies[n], 0, `${n}: no reply from the VIP passed back through an entry node: ${JSON.stringify(replies)}`);
   });
 
   await t.test('4: agent and gobgpd killed → the router drops the node within BFD; traffic continues through the others', async (st) => {

@@ -11,7 +11,7 @@ const root = process.getuid?.() === 0;
 const skip = !root && 'needs root (network namespaces, nft)';
 
 test('nft: golden scripts are accepted by the real binary (nft -c -f)', { skip }, async () => {
-  for (const g of ['nft-nat-dr.nft', 'nft-nat-only.nft']) {
+  for (const g of ['nft-nat-dr.nft', 'nft-nat-only.nft', 'nft-nat-cluster-dsr.nft']) {
     await run(['nft', '-c', '-f', fileURLToPath(new URL(`../unit/golden/${g}`, import.meta.url))]);
   }
 });

@@ -59,6 +59,12 @@ test('config: an external gobgpd sidecar', () => {
   assert.deepEqual(c.bgp.gobgpd, { mode: 'external', host: '127.0.0.1', port: 50051 });
 });
 
+test('config: nft Cluster mode is node-level DSR unless masquerade is asked for', () => {
+  assert.equal(loadConfig({ argv: ['--node-name=n', '--bgp.asn=1'] }).nft.clusterMode, 'dsr');
+  assert.equal(loadConfig({ argv: ['--node-name=n', '--bgp.asn=1', '--nft.cluster-mode=masquerade'] }).nft.clusterMode, 'masquerade');
+  assert.equal(loadConfig({ argv: ['--node-name=n', '--bgp.asn=1'], env: { BGPVS_NFT_CLUSTER_MODE: 'masquerade' } }).nft.clusterMode, 'masquerade');
+});
+
 const bad: Array<[string, Parameters<typeof loadConfig>[0], RegExp]> = [
   ['no node name', { argv: ['--bgp.asn=65001'] }, /^--node-name: required/],
   ['no ASN', { argv: ['--node-name=n'] }, /^--bgp\.asn: required/],
@@ -69,6 +75,7 @@ const bad: Array<[string, Parameters<typeof loadConfig>[0], RegExp]> = [
   ['peers not JSON', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=nope'] }, /^--bgp\.peers: must be JSON/],
   ['unreadable file', { argv: ['--node-name=n', '--config=/nope'], readFile }, /^--config: cannot read \/nope/],
   ['unknown file field', { argv: ['--node-name=n', '--config=/x'], readFile: () => 'bgp:\n  asm: 1\n' }, /^\/x: bgp\.asm: unknown field/],
+  ['bad nft cluster mode', { argv: ['--node-name=n', '--bgp.asn=1', '--nft.cluster-mode=tunnel'] }, /^--nft\.cluster-mode: must be one of dsr, masquerade/],
   ['bad dataplane', { argv: ['--node-name=n', '--bgp.asn=1', '--dataplane=ebpf'] }, /^--dataplane: must be one of auto, ipvs, nft/],
   ['export CIDR with host bits', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.export-cidrs=["10.0.0.1/24"]'] }, /export-cidrs\[0\]: host bits set/],
 ];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NftDataPlane } from '../../src/dataplane/nft/adapter.js';
-import { renderNft } from '../../src/dataplane/nft/render.js';
+import { renderNft, type ClusterDsrContext } from '../../src/dataplane/nft/render.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import type { RunOptions, RunResult } from '../../src/exec/run.js';
 import type { RealServer, VirtualServer } from '../../src/model/types.js';
@@ -123,4 +123,43 @@ test('nft adapter (fake nft): full, then element passes equal to a full render; 
   desired = [...desired, vs('10.100.0.3', [rs('10.244.1.3')]), vs('10.100.0.4', [rs('10.244.1.4')])];
   await pass(desired, 'full', 'more elements than the declared size');
   assert.equal(nft.scripts, 4);
+});
+
+test('nft adapter (fake nft): Cluster DSR forwarding is map elements, updated element by element', async () => {
+  const nft = new FakeNft();
+  let cluster: ClusterDsrContext = { device: 'eth0', nodes: new Map([['b', '10.0.0.12']]) };
+  const dp = new NftDataPlane({ run: nft.run, logger: silentLogger(), nodeName: 'a', buckets: 7, clusterContext: () => Promise.resolve(cluster) });
+  const expectState = (desired: VirtualServer[], what: string) => {
+    const r = renderNft({ virtualServers: desired, nodeName: 'a', buckets: 7, cluster });
+    assert.deepEqual(nft.maps, new Map(r.maps.map((m) => [`${m.table} ${m.name}`, new Map(m.elements)])), what);
+  };
+  const pass = async (desired: VirtualServer[], mode: string, what: string) => {
+    assert.equal((await dp.sync(desired)).mode, mode, `${what}: mode`);
+    expectState(desired, what);
+    assert.equal((await dp.sync(desired)).mode, 'noop', `${what}: a second pass is a no-op`);
+  };
+  const fwd = () => [...(nft.maps.get('netdev fwd4') ?? new Map<string, string>()).values()];
+
+  let desired = [vs('10.100.0.1', [rs('10.244.1.1'), rs('10.244.2.1', 'b')])];
+  await pass(desired, 'full', 'first pass');
+  assert.ok(fwd().length > 0 && fwd().every((v) => v === '10.0.0.12'));
+  nft.statements = [];
+
+  cluster = { device: 'eth0', nodes: new Map([['b', '10.0.0.22']]) };
+  await pass(desired, 'incremental', 'node b\'s address changes');
+  assert.ok(nft.statements.length > 0 && nft.statements.every((s) => / netdev bgpvs_dr fwd4 /.test(s)), `only fwd4 elements change: ${nft.statements.join('\n')}`);
+  assert.ok(fwd().every((v) => v === '10.0.0.22'));
+
+  desired = [vs('10.100.0.1', [rs('10.244.1.1'), rs('10.244.3.1', 'c')])];
+  await pass(desired, 'incremental', 'the remote endpoint moves to node c, not on-link: masquerade, no forwarding');
+  assert.deepEqual(fwd(), []);
+  assert.deepEqual([...nft.maps.get('inet remote4')!.keys()], ['10.244.3.1']);
+
+  cluster = { device: 'eth0', nodes: new Map([['b', '10.0.0.22'], ['c', '10.0.0.13']]) };
+  await pass(desired, 'incremental', 'node c becomes reachable');
+  assert.ok(fwd().length > 0 && fwd().every((v) => v === '10.0.0.13'));
+
+  cluster = { device: 'eth1', nodes: cluster.nodes };
+  await pass(desired, 'full', 'another device changes the chains: the tables are replaced');
+  assert.equal(nft.scripts, 2);
 });

@@ -1,5 +1,5 @@
 import type { VirtualServer } from '../../src/model/types.js';
-import type { DrContext } from '../../src/dataplane/nft/render.js';
+import type { ClusterDsrContext, DrContext } from '../../src/dataplane/nft/render.js';
 
 const base = { scheduler: 'mh', schedulerFlags: [], persistenceSeconds: 0, services: ['default/web'] } as const;
 
@@ -23,3 +23,6 @@ export const fixtureDr: DrContext = {
   deviceMac: '02:00:00:00:00:11',
   backendMacs: new Map([ ['10.0.0.21', '02:00:00:00:00:21'], ['10.0.0.22', '02:00:00:00:00:22'] ]),
 };
+
+/** Cluster DSR on eth0: node2 on-link (node1 is this node). */
+export const fixtureCluster: ClusterDsrContext = { device: 'eth0', nodes: new Map([['node2', '10.0.0.12']]) };

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { renderNft, type MaglevFn } from '../../src/dataplane/nft/render.js';
-import { fixtureDr, fixtureNode, fixtureVs } from './nft-fixtures.js';
+import { clusterDsrContext, nodeAddressesOf } from '../../src/dataplane/nft/cluster-dsr.js';
+import { fixtureCluster, fixtureDr, fixtureNode, fixtureVs } from './nft-fixtures.js';
 
 const golden = (n: string): URL => new URL(`./golden/${n}`, import.meta.url);
 const update = process.env.BGPVS_UPDATE_GOLDEN === '1';
@@ -90,4 +91,56 @@ test('nft render: one fragment per virtual server, the elements it owns; affinit
   ]);
   assert.match(r.script, /@aff4 dnat ip to ip daddr . meta l4proto . th dport . jhash ip saddr mod 7 seed 0xb9f5 map @be4\n/);
   assert.match(r.script, /@svc4 dnat ip to ip daddr . meta l4proto . th dport . jhash ip saddr . th sport mod 7 seed 0xb9f5 map @be4\n/);
+});
+
+test('nft render: Cluster DSR forwards remote buckets to on-link nodes in the netdev table (golden, M=7)', () => {
+  const r = renderNft({ virtualServers: fixtureVs, nodeName: fixtureNode, buckets: 7, dr: fixtureDr, cluster: fixtureCluster });
+  checkGolden('nft-nat-cluster-dsr.nft', r.script);
+  assert.match(r.script, /chain cluster \{\n\s*type filter hook ingress device "eth0" priority 0; policy accept;\n/);
+  assert.match(r.script, /meta pkttype host ip ttl > 1 meta l4proto \{ tcp, udp, sctp \} ip daddr \. meta l4proto \. th dport @fwsvc4 fwd ip to ip daddr \. meta l4proto \. th dport \. jhash ip saddr \. th sport mod 7 seed 0xb9f5 map @fwd4 device "eth0"\n/);
+  const be = new Map(r.maps.find((m) => m.name === 'be4')!.elements);
+  const fwd = r.maps.find((m) => m.name === 'fwd4')!.elements;
+  // exactly the buckets of 10.100.0.10:80 whose backend is node2's go to node2; node1's own stay for the NAT table
+  const tcp = [...be].filter(([k]) => k.startsWith('10.100.0.10 . tcp . 80 . '));
+  assert.deepEqual(fwd, tcp.filter(([, v]) => v === '10.0.0.22 . 8080').map(([k]) => [k, '10.0.0.12']));
+  assert.ok(fwd.length > 0 && fwd.length < tcp.length);
+  assert.deepEqual(r.maps.find((m) => m.name === 'fwsvc4')!.elements, [['10.100.0.10 . tcp . 80', '']]);
+  assert.deepEqual(r.maps.find((m) => m.name === 'fwaff4')!.elements, [], 'the UDP one has only a local backend');
+  // the NAT table is unchanged: same buckets, masquerade kept as the fallback
+  const plain = renderNft({ virtualServers: fixtureVs, nodeName: fixtureNode, buckets: 7, dr: fixtureDr });
+  assert.deepEqual(r.maps.filter((m) => m.table === 'inet'), plain.maps.filter((m) => m.table === 'inet'));
+  // the IPv6 one stays masqueraded: no forwarding fragment
+  assert.ok(!r.fragments.some((f) => f.map === 'fwd6' || (f.map === 'fwd4' && f.key.includes(':'))));
+});
+
+test('nft render: Cluster DSR forwards nothing on the backend\'s own node (no loop), and masquerades nodes it cannot reach', () => {
+  const b = renderNft({ virtualServers: fixtureVs, nodeName: 'node2', buckets: 7, cluster: { device: 'eth0', nodes: new Map([['node1', '10.0.0.11']]) } });
+  const fwd = b.maps.find((m) => m.name === 'fwd4')!.elements;
+  const be = new Map(b.maps.find((m) => m.name === 'be4')!.elements);
+  assert.ok(fwd.length > 0 && fwd.every(([k, v]) => v === '10.0.0.11' && be.get(k)?.startsWith('10.0.0.21 . ')), 'node2 forwards only node1\'s buckets');
+  assert.ok(!fwd.some(([k]) => be.get(k)?.startsWith('10.0.0.22 . ')), 'its own backend\'s buckets are not forwarded');
+  assert.deepEqual(b.maps.find((m) => m.name === 'fwaff4')!.elements, [['10.100.0.10 . udp . 53', '']], 'affinity: the client-address-only hash');
+  // node3's backend (not on-link: not in the context) keeps the masquerade path and gets no forwarding
+  const vs3 = { ...fixtureVs[0]!, realServers: [{ address: '10.0.3.5', port: 80, weight: 1, nodeName: 'node3' }] };
+  const c = renderNft({ virtualServers: [vs3], nodeName: 'node1', buckets: 7, cluster: fixtureCluster });
+  assert.deepEqual(c.maps.find((m) => m.name === 'fwd4')!.elements, []);
+  assert.deepEqual(c.maps.find((m) => m.name === 'remote4')!.elements, [['10.0.3.5', '']]);
+});
+
+test('cluster DSR context: the device holds this node\'s address; other nodes inside its prefixes are on-link', () => {
+  const ifaces = [
+    { ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8 }] },
+    { ifname: 'eth1', addr_info: [{ family: 'inet', local: '10.0.0.11', prefixlen: 24 }] },
+    { ifname: 'cbr0', addr_info: [{ family: 'inet', local: '10.244.1.1', prefixlen: 24 }] },
+  ];
+  const nodes = nodeAddressesOf([
+    { metadata: { name: 'node1' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.11' }] } },
+    { metadata: { name: 'node2' }, status: { addresses: [{ type: 'Hostname', address: 'node2' }, { type: 'InternalIP', address: 'fd00::12' }, { type: 'InternalIP', address: '10.0.0.12' }] } },
+    { metadata: { name: 'node3' }, status: { addresses: [{ type: 'InternalIP', address: '10.9.0.13' }] } }, // routed, not on-link
+    { metadata: { name: 'node4' }, status: { addresses: [{ type: 'ExternalIP', address: '10.0.0.14' }] } },
+    { metadata: { name: 'node5' }, status: { addresses: [{ type: 'InternalIP', address: '10.244.1.1' }] } }, // ours: never
+  ]);
+  const c = clusterDsrContext(ifaces, { name: 'node1', address: '10.0.0.11' }, nodes);
+  assert.deepEqual(c, { device: 'eth1', nodes: new Map([['node2', '10.0.0.12'], ['node4', '10.0.0.14']]) });
+  assert.equal(clusterDsrContext(ifaces, { name: 'node1', address: '10.0.0.99' }, nodes), undefined, 'this node\'s address on no interface: no DSR');
 });

@@ -23,12 +23,14 @@ import {
   DR_TABLE,
   NAT_TABLE,
   assemble,
+  clusterDigest,
   declarations,
   drDigest,
   elementText,
   isFragment,
   renderFragment,
   skeleton,
+  type ClusterDsrContext,
   type DrContext,
   type Element,
   type Fragment,
@@ -51,6 +53,11 @@ export interface NftDataPlaneOptions {
   maglev?: MaglevFn;
   /** Resolves the DR context (device, its MAC, backend MACs) for this pass; none = no DR. */
   drContext?: (desired: readonly VirtualServer[]) => Promise<DrContext | undefined>;
+  /**
+   * Resolves the Cluster DSR context (uplink, on-link nodes' addresses) for this pass; none
+   * (or undefined) = masquerade every remote real server, kube-proxy style.
+   */
+  clusterContext?: (desired: readonly VirtualServer[]) => Promise<ClusterDsrContext | undefined>;
   /** Replace the tables whole at least this often (default 10 minutes). */
   fullResyncMs?: number;
   /** Clock for the resync timer (tests). */
@@ -209,7 +216,7 @@ export class NftDataPlane implements DataPlane {
   private readonly log: Logger;
   private applied: Applied | undefined;
   private lastFull = 0;
-  /** Fragments by the virtual-server object they were rendered from (and the DR context, for DR ones). */
+  /** Fragments by the virtual-server object they were rendered from (and the DR or Cluster DSR context they depend on). */
   private readonly cache = new WeakMap<VirtualServer, { dr: string; result: Fragment | Skipped }>();
 
   constructor(private readonly opts: NftDataPlaneOptions) {
@@ -225,17 +232,18 @@ export class NftDataPlane implements DataPlane {
     this.applied = undefined;
   }
 
-  private context(dr: DrContext | undefined): RenderContext {
-    return { nodeName: this.opts.nodeName, masqMark: this.opts.masqMark, buckets: this.opts.buckets, maglev: this.opts.maglev, dr };
+  private context(dr: DrContext | undefined, cluster: ClusterDsrContext | undefined): RenderContext {
+    return { nodeName: this.opts.nodeName, masqMark: this.opts.masqMark, buckets: this.opts.buckets, maglev: this.opts.maglev, dr, ...(cluster ? { cluster } : {}) };
   }
 
   /** Fragments of the desired state (cached per virtual-server object), and what is skipped. */
   private fragments(desired: readonly VirtualServer[], ctx: RenderContext): { byId: Map<string, Fragment>; skipped: Skipped[] } {
     const dr = drDigest(ctx.dr);
+    const cluster = clusterDigest(ctx.cluster);
     const byId = new Map<string, Fragment>();
     const skipped: Skipped[] = [];
     for (const vs of desired) {
-      const depends = vs.forwarding === 'dr' ? dr : '';
+      const depends = vs.forwarding === 'dr' ? dr : cluster;
       let c = this.cache.get(vs);
       if (!c || c.dr !== depends) {
         c = { dr: depends, result: renderFragment(vs, ctx) };
@@ -244,14 +252,18 @@ export class NftDataPlane implements DataPlane {
       const r = c.result;
       if (!isFragment(r)) skipped.push(r);
       else if (byId.has(r.id)) skipped.push({ vip: vs.vip, port: vs.port, protocol: vs.protocol, reason: 'duplicate' });
-      else byId.set(r.id, r);
+      else {
+        byId.set(r.id, r);
+        if (r.forward) byId.set(r.forward.id, r.forward);
+      }
     }
     return { byId, skipped };
   }
 
   async sync(desired: readonly VirtualServer[]): Promise<SyncResult> {
     const dr = this.opts.drContext ? await this.opts.drContext(desired) : undefined;
-    const ctx = this.context(dr);
+    const cluster = this.opts.clusterContext ? await this.opts.clusterContext(desired) : undefined;
+    const ctx = this.context(dr, cluster);
     const { byId, skipped } = this.fragments(desired, ctx);
     const skel = skeleton(ctx);
     const now = this.opts.now ?? Date.now;
@@ -297,7 +309,7 @@ export class NftDataPlane implements DataPlane {
       const m = `${f.table} ${f.map}`;
       counts.set(m, (counts.get(m) ?? 0) + filled(f));
     }
-    const sizes = new Map(declarations(!!ctx.dr).filter((d) => d.kind === 'map').map((d) => [`${d.table} ${d.name}`, bucketMapSize(counts.get(`${d.table} ${d.name}`) ?? 0, this.opts.minMapSize)]));
+    const sizes = new Map(declarations(!!ctx.dr, !!ctx.cluster).filter((d) => d.kind === 'map').map((d) => [`${d.table} ${d.name}`, bucketMapSize(counts.get(`${d.table} ${d.name}`) ?? 0, this.opts.minMapSize)]));
     await this.nft(['-f', '-'], assemble([...byId.values()], ctx, sizes));
     this.applied = { skeleton: skel, fragments: byId, refs, counts, sizes };
     this.lastFull = (this.opts.now ?? Date.now)();

@@ -17,14 +17,28 @@
  * through this node to be un-NATed. Local policy never marks: the builder gives a Local
  * virtual server only this node's endpoints, so the backend sees the client's address.
  *
+ * Cluster policy, node-level DSR (`cluster` context, IPv4), for real servers whose node is
+ * on-link through the uplink: an ingress chain `cluster` of the netdev table runs the same Maglev lookup before the IP stack and, for buckets whose backend lives on
+ * another such node, `fwd`s the unchanged packet (destination still the VIP, source the
+ * client) to that node's address, neighbour-resolved, through `fwd4` ((vip . proto . port .
+ * bucket) → node address; buckets of local backends have no element). The backend's node runs
+ * the same lookup, finds the backend local (no `fwd4` element: no second forward), DNATs
+ * without masquerade, and the reply leaves it straight for the client with the VIP as source.
+ * A flow entering any node therefore reaches the same node's conntrack, and the backend sees
+ * the client's address. Forwarded packets never reach this node's NAT table, so the
+ * masquerade above stays as the fallback: for real servers whose node is not in the context
+ * (unknown, not on-link) and for traffic that does not enter through the device.
+ * IPv6 Cluster stays masqueraded: nft 1.0.6 cannot compile `fwd ip6 to <map lookup>`
+ * (register exhaustion).
+ *
  * DR, `table netdev bgpvs_dr`: an ingress chain on the uplink matching frames addressed to
  * the node's MAC (so bridge-flooded copies are not forwarded twice), rewriting the
  * destination MAC through `drbe4`/`drbe6` ((vip . proto . port . bucket) → backend MAC) and
- * `fwd`ing out of the same device.
+ * `fwd`ing out of the same device. The netdev table exists when DR or Cluster DSR is on.
  */
 import ipaddr from 'ipaddr.js';
 import { buildMaglevTable } from '../../maglev/table.js';
-import type { Protocol, VirtualServer } from '../../model/types.js';
+import type { Protocol, RealServer, VirtualServer } from '../../model/types.js';
 
 export const NAT_TABLE = 'bgpvs';
 export const DR_TABLE = 'bgpvs_dr';
@@ -57,6 +71,14 @@ export interface DrContext {
   backendMacs: ReadonlyMap<string, string>;
 }
 
+/** Node-level DSR for Cluster policy (IPv4). */
+export interface ClusterDsrContext {
+  /** Uplink: VIP traffic arrives on it, and the nodes below are on-link through it. */
+  device: string;
+  /** Other nodes reachable on-link through `device`: node name → IPv4 address. */
+  nodes: ReadonlyMap<string, string>;
+}
+
 /** What every fragment of one render depends on besides its virtual server. */
 export interface RenderContext {
   /** This node: a real server whose `nodeName` differs (or is unknown) is remote and gets SNAT. */
@@ -66,6 +88,8 @@ export interface RenderContext {
   buckets?: number;
   maglev?: MaglevFn;
   dr?: DrContext;
+  /** Node-level DSR for Cluster (none: masquerade every remote real server). */
+  cluster?: ClusterDsrContext;
 }
 
 export interface RenderInput extends RenderContext {
@@ -99,6 +123,8 @@ export interface Fragment {
   buckets: readonly string[];
   /** Its bucket elements as script text, joined as the whole script lists them. */
   text: string;
+  /** Its Cluster DSR forwarding fragment (netdev `fwd4`), when some bucket goes to another on-link node. */
+  forward?: Fragment;
 }
 
 /** A fragment's bucket elements: `key . bucket` → value. */
@@ -133,6 +159,12 @@ const l3Of = (f: '4' | '6'): string => (f === '6' ? 'ip6' : 'ip');
 
 /** Sort key of a virtual server: family, VIP, protocol, port. */
 const orderOf = (vs: VirtualServer): string => `${vs.family}|${vs.vip}|${vs.protocol}|${String(vs.port).padStart(5, '0')}`;
+
+/** Digest of a Cluster DSR context, for caching fragments rendered with it. */
+export function clusterDigest(c: ClusterDsrContext | undefined): string {
+  if (!c) return '';
+  return `${c.device}|${[...c.nodes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([n, a]) => `${n}=${a}`).join(',')}`;
+}
 
 /** Digest of a DR context, for caching fragments rendered with it. */
 export function drDigest(dr: DrContext | undefined): string {
@@ -171,7 +203,22 @@ export function renderFragment(vs: VirtualServer, ctx: RenderContext): Fragment 
     sets.push([`masq${f}`, key]);
     for (const a of far) sets.push([`remote${f}`, a]);
   }
-  return { id: `inet ${key}`, table: 'inet', order: orderOf(vs), key, sets, map: `be${f}`, buckets, text };
+  const fr: Fragment = { id: `inet ${key}`, table: 'inet', order: orderOf(vs), key, sets, map: `be${f}`, buckets, text };
+  const forward = forwardFragment(vs, ctx, key, affinity, slots, live);
+  return forward ? { ...fr, forward } : fr;
+}
+
+/**
+ * Cluster DSR: the buckets whose backend is on another node on-link through the device,
+ * valued with that node's address (the same Maglev slots as `be4`). IPv4 only.
+ */
+function forwardFragment(vs: VirtualServer, ctx: RenderContext, key: string, affinity: boolean, slots: readonly number[], live: readonly RealServer[]): Fragment | undefined {
+  const c = ctx.cluster;
+  if (!c || vs.family !== 'IPv4') return undefined;
+  const values = live.map((r) => (r.nodeName !== undefined && r.nodeName !== ctx.nodeName ? c.nodes.get(r.nodeName) ?? '' : ''));
+  if (values.every((v) => v === '')) return undefined;
+  const { buckets, text } = bucketElements(key, slots.map((s) => (s >= 0 && values[s] !== '' ? s : -1)), values);
+  return { id: `netdev fwd ${key}`, table: 'netdev', order: orderOf(vs), key, sets: [[`fw${affinity ? 'aff' : 'svc'}4`, key]], map: 'fwd4', buckets, text };
 }
 
 const ELEMENT_SEP = ',\n      ';
@@ -202,8 +249,8 @@ interface Decl {
 
 const vsKeyType = (f: '4' | '6'): string => `type ipv${f}_addr . inet_proto . inet_service`;
 
-/** Sets and maps of our tables, in render order (DR ones only with a DR context). */
-export function declarations(dr: boolean): Decl[] {
+/** Sets and maps of our tables, in render order (DR ones only with a DR context, forwarding ones only with Cluster DSR). */
+export function declarations(dr: boolean, fwd = false): Decl[] {
   const out: Decl[] = [];
   for (const f of ['4', '6'] as const) {
     const l3 = l3Of(f);
@@ -216,6 +263,10 @@ export function declarations(dr: boolean): Decl[] {
       out.push({ table: 'netdev', kind: 'map', name: `drbe${f}`, decl: `typeof ${l3Of(f)} daddr . meta l4proto . th dport . numgen inc mod 2 : ether daddr` });
       for (const s of ['drsvc', 'draff']) out.push({ table: 'netdev', kind: 'set', name: `${s}${f}`, decl: vsKeyType(f) });
     }
+  }
+  if (fwd) {
+    out.push({ table: 'netdev', kind: 'map', name: 'fwd4', decl: 'typeof ip daddr . meta l4proto . th dport . numgen inc mod 2 : ip daddr' });
+    for (const s of ['fwsvc', 'fwaff']) out.push({ table: 'netdev', kind: 'set', name: `${s}4`, decl: vsKeyType('4') });
   }
   return out;
 }
@@ -261,12 +312,29 @@ function drChains(ctx: RenderContext, dr: DrContext): string {
   return s + '  }\n';
 }
 
+/**
+ * Cluster DSR: frames for this host (not bridge-flooded copies) to a Cluster VIP whose bucket
+ * has a `fwd4` element leave unchanged for that node, neighbour-resolved on the same device;
+ * no element (local backend) → on to the NAT table. `fwd` decrements the TTL (and would wrap
+ * it at 0): `ttl > 1` bounds the ping-pong of two nodes whose tables briefly disagree (each
+ * sees the bucket's backend on the other) to the packet's TTL.
+ */
+function clusterChains(ctx: RenderContext, c: ClusterDsrContext): string {
+  const m = ctx.buckets ?? DEFAULT_BUCKETS;
+  const vsKey = 'ip daddr . meta l4proto . th dport';
+  let s = `  chain cluster {\n    type filter hook ingress device "${c.device}" priority 0; policy accept;\n`;
+  for (const [set, aff] of [['fwaff4', true], ['fwsvc4', false]] as const) {
+    s += `    meta pkttype host ip ttl > 1 ${L4} ${vsKey} @${set} fwd ip to ${vsKey} . ${jhash('ip', aff, m)} map @fwd4 device "${c.device}"\n`;
+  }
+  return s + '  }\n';
+}
+
 /** Everything but the elements: when this changes, the adapter replaces the tables. */
 export function skeleton(ctx: RenderContext): string {
-  const decls = declarations(!!ctx.dr)
+  const decls = declarations(!!ctx.dr, !!ctx.cluster)
     .map((d) => `${d.table} ${d.kind} ${d.name} ${d.decl}`)
     .join('\n');
-  return `${decls}\n${natChains(ctx)}${ctx.dr ? drChains(ctx, ctx.dr) : ''}`;
+  return `${decls}\n${natChains(ctx)}${ctx.dr ? drChains(ctx, ctx.dr) : ''}${ctx.cluster ? clusterChains(ctx, ctx.cluster) : ''}`;
 }
 
 const byOrder = (a: Fragment, b: Fragment): number => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0);
@@ -285,9 +353,9 @@ function sortAddresses(addrs: Iterable<string>): string[] {
 }
 
 /** Every set and map with the elements the fragments give it (shared elements once, addresses in numeric order). */
-export function collectMaps(fragments: readonly Fragment[], dr: boolean): MapModel[] {
+export function collectMaps(fragments: readonly Fragment[], dr: boolean, fwd = false): MapModel[] {
   const sorted = [...fragments].sort(byOrder);
-  const maps = declarations(dr).map((d) => ({ ...d, elements: [] as Element[] }));
+  const maps = declarations(dr, fwd).map((d) => ({ ...d, elements: [] as Element[] }));
   const by = new Map(maps.map((m) => [`${m.table} ${m.name}`, m]));
   const seen = new Set<string>();
   for (const fr of sorted) {
@@ -319,7 +387,7 @@ function renderDecl(d: Decl, elements: readonly string[], size: number | undefin
  */
 export function assemble(fragments: readonly Fragment[], ctx: RenderContext, sizes?: ReadonlyMap<string, number>): string {
   const sorted = [...fragments].sort(byOrder);
-  const decls = declarations(!!ctx.dr);
+  const decls = declarations(!!ctx.dr, !!ctx.cluster);
   const chunks = new Map<string, string[]>(decls.map((d) => [`${d.table} ${d.name}`, []]));
   const remote = new Map<string, Set<string>>();
   for (const fr of sorted) {
@@ -338,7 +406,7 @@ export function assemble(fragments: readonly Fragment[], ctx: RenderContext, siz
   let s = `# bgpvs: generated, do not edit\ntable inet ${NAT_TABLE} {}\ndelete table inet ${NAT_TABLE}\ntable inet ${NAT_TABLE} {\n`;
   s += body('inet') + natChains(ctx) + '}\n';
   s += `table netdev ${DR_TABLE} {}\ndelete table netdev ${DR_TABLE}\n`;
-  if (ctx.dr) s += `table netdev ${DR_TABLE} {\n${body('netdev')}${drChains(ctx, ctx.dr)}}\n`;
+  if (ctx.dr || ctx.cluster) s += `table netdev ${DR_TABLE} {\n${body('netdev')}${ctx.dr ? drChains(ctx, ctx.dr) : ''}${ctx.cluster ? clusterChains(ctx, ctx.cluster) : ''}}\n`;
   return s;
 }
 
@@ -354,7 +422,8 @@ export function renderNft(input: RenderInput): RenderResult {
     else {
       seen.add(r.id);
       fragments.push(r);
+      if (r.forward) fragments.push(r.forward);
     }
   }
-  return { script: assemble(fragments, input), maps: collectMaps(fragments, !!input.dr), fragments, skipped };
+  return { script: assemble(fragments, input), maps: collectMaps(fragments, !!input.dr, !!input.cluster), fragments, skipped };
 }
