@@ -120,10 +120,9 @@ async function bfdFailover(): Promise<number[]> {
     for (const n of l.nodes) await n.speaker.setAdvertisements([ad(VIP)]);
     for (let run = 0; run < 3; run++) {
       await l.waitNexthops(VIP, 3, 120_000);
-      await waitFor('3 BFD sessions up', async () => {
-        const ps = await l.vtyshJson<{ status: string }[]>('show bfd peers json');
-        return ps.filter((p) => p.status === 'up').length === 3 ? true : undefined;
-      }, { timeoutMs: 120_000, intervalMs: 100 });
+      await l.waitBfdUp(3, 120_000);
+      await l.waitEstablished(120_000);
+      await l.waitNexthops(VIP, 3, 120_000);
       const t0 = performance.now();
       await l.lab.setLink('r', 'p1', 'down');
       await l.waitNexthops(VIP, 2, 10_000, 5);

@@ -91,7 +91,8 @@ export async function waitRouterSessions(l: RunningLab, nodes: readonly string[]
     `router: BGP established and BFD up to ${nodes.join(', ')}`,
     async () => {
       const bgp = new Set((await r.bgpSummary()).filter((p) => p.state === 'Established').map((p) => p.address));
-      const bfd = new Set((await r.bfdPeers()).filter((p) => p.status === 'up').map((p) => p.peer));
+      // Bound to an interface: the BFD session FRR keeps (the first, without one, is replaced).
+      const bfd = new Set((await r.bfdPeers()).filter((p) => p.status === 'up' && p.interface).map((p) => p.peer));
       return want.every((a) => bgp.has(a) && bfd.has(a)) ? true : undefined;
     },
     { timeoutMs, intervalMs: 100 },

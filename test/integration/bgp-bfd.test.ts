@@ -7,21 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BgpLab, ad, nodeIp, skipReason } from './bgp-lab.js';
-import { waitFor } from '../../src/util/wait.js';
 
 const skip = skipReason('frr');
 const VIP = '10.100.0.10/32';
-
-export async function waitBfdUp(l: BgpLab, peers: number): Promise<void> {
-  await waitFor(
-    `${peers} BFD sessions up on the router`,
-    async () => {
-      const ps = await l.vtyshJson<{ peer: string; status: string }[]>('show bfd peers json');
-      return ps.filter((p) => p.status === 'up').length === peers ? true : undefined;
-    },
-    { timeoutMs: 60_000, intervalMs: 200 },
-  );
-}
 
 /** Cut node i's link at the router and time until the FIB has `left` next hops. */
 export async function timeFailover(l: BgpLab, i: number, left: number): Promise<number> {
@@ -39,7 +27,10 @@ test('bgp/frr+bfd: cut one node link → the router drops that next hop within 1
   for (const n of l.nodes) await n.speaker.setAdvertisements([ad(VIP)]);
   await l.waitNexthops(VIP, 3);
   const t1 = Date.now();
-  await waitBfdUp(l, 3);
+  await l.waitBfdUp(3);
+  // The replaced BFD sessions may have reset BGP: wait for the sessions and routes that stay.
+  await l.waitEstablished();
+  await l.waitNexthops(VIP, 3);
   t.diagnostic(`sessions + routes: ${t1 - t0} ms; BFD up: ${Date.now() - t1} ms`);
   // gobgpd reports its side of BFD through ListPeer.
   const [peer] = await l.nodes[1]!.client.listPeer();

@@ -267,6 +267,23 @@ export class BgpLab {
     }
   }
 
+  /**
+   * Until the FRR router has `peers` BFD sessions up that are bound to an interface. FRR 8.4
+   * first registers a neighbour's BFD session without its interface and replaces it (new
+   * discriminator) once BGP is up, which resets that first BGP session; only the session with
+   * the interface stays (README, known limits). Sessions may be re-establishing after this.
+   */
+  async waitBfdUp(peers: number, timeoutMs = 60_000): Promise<void> {
+    await waitFor(
+      `${peers} BFD sessions up on the router, bound to their interface`,
+      async () => {
+        const ps = await this.vtyshJson<{ peer: string; status: string; interface?: string }[]>('show bfd peers json');
+        return ps.filter((p) => p.status === 'up' && p.interface).length === peers ? true : undefined;
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
+  }
+
   /** The router's kernel FIB next hops for `prefix` (sorted), [] when absent. */
   async fibNexthops(prefix: string): Promise<string[]> {
     const routes = await kernelRoutes(this.lab, 'r', prefix);

@@ -193,7 +193,7 @@ test('FrrRouter: BFD with gobgpd\'s native BFD; cutting the node\'s link drops t
   // BFD coming up can reset the BGP session once: wait until session, BFD and route are steady
   await waitFor('steady: Established, BFD up, route in the FIB for 1 s', async () => {
     const ok = async () =>
-      (await frr.bgpSummary())[0]?.state === 'Established' && (await frr.bfdPeers())[0]?.status === 'up' && Boolean((await frr.kernelRoute(VIP))?.nexthops.length);
+      (await frr.bgpSummary())[0]?.state === 'Established' && (await frr.bfdPeers()).some((p) => p.status === 'up' && p.interface) && Boolean((await frr.kernelRoute(VIP))?.nexthops.length);
     if (!(await ok())) return undefined;
     await sleep(1000);
     return (await ok()) ? true : undefined;
