@@ -5,6 +5,7 @@
  * BGPVS_BENCH_REMOTE=1 (half the real servers on other nodes: Cluster policy, masqueraded).
  * Each step prints wall time and CPU time (this process + the nft it ran): on a shared
  * machine the wall time includes waiting for a core, the CPU time does not.
+ * Then the IPVS figures from the VM (1,000 services; BGPVS_BENCH_IPVS=0 skips them).
  * Last line: one JSON object.
  */
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { silentLogger } from '../src/observability/logger.js';
 import { NftDataPlane } from '../src/dataplane/nft/adapter.js';
 import type { SyncResult } from '../src/dataplane/types.js';
 import type { VirtualServer } from '../src/model/types.js';
+import { ipvsFigures } from './ipvs-figures.js';
 
 const n = Number(process.env.BGPVS_BENCH_SERVICES ?? 10000);
 const buckets = Number(process.env.BGPVS_BENCH_BUCKETS ?? 31);
@@ -45,6 +47,7 @@ async function step(what: string, fn: () => Promise<SyncResult>): Promise<{ ms: 
 }
 
 const lab = await NetLab.create('bench');
+let nft: Record<string, unknown> | undefined;
 try {
   await lab.addNs('node');
   const dp = new NftDataPlane({ run, logger: silentLogger(), nodeName: 'node', netns: lab.ns('node'), buckets });
@@ -56,22 +59,26 @@ try {
   const noop = await step('no change', () => dp.sync(desired));
   dp.resync();
   const resync = await step('full resync over the populated table', () => dp.sync(desired));
-  console.log(
-    JSON.stringify({
-      nft_full_apply_ms: full.ms,
-      nft_incremental_ms: inc.ms,
-      nft_full_apply_cpu_ms: full.cpu,
-      nft_incremental_cpu_ms: inc.cpu,
-      nft_noop_ms: noop.ms,
-      nft_resync_ms: resync.ms,
-      nft_buckets: buckets,
-      nft_remote: remote,
-      nft_services: n,
-      ipvs_services: 1000,
-      ipvs_full_apply_ms: null,
-      ipvs_incremental_ms: null,
-    }),
-  );
+  nft = {
+    nft_full_apply_ms: full.ms,
+    nft_incremental_ms: inc.ms,
+    nft_full_apply_cpu_ms: full.cpu,
+    nft_incremental_cpu_ms: inc.cpu,
+    nft_noop_ms: noop.ms,
+    nft_resync_ms: resync.ms,
+    nft_buckets: buckets,
+    nft_remote: remote,
+    nft_services: n,
+  };
 } finally {
   await lab.destroy();
 }
+const ipvs = process.env.BGPVS_BENCH_IPVS === '0' ? undefined : await ipvsFigures(1000);
+console.log(
+  JSON.stringify({
+    ...nft,
+    ipvs_services: 1000,
+    ipvs_full_apply_ms: ipvs?.ipvs_full_apply_ms ?? null,
+    ipvs_incremental_ms: ipvs?.ipvs_incremental_ms ?? null,
+  }),
+);
