@@ -20,6 +20,7 @@ export interface LabPod {
 }
 
 const RESPONDER = fileURLToPath(new URL('../../lab/pod-responder.sh', import.meta.url));
+const UDP_RESPONDER = fileURLToPath(new URL('../../lab/udp-responder.mjs', import.meta.url));
 
 /** The n-th host address of a CIDR (n=1 → the gateway). */
 export function hostAddress(cidr: string, n: number): string {
@@ -65,12 +66,12 @@ export async function addPod(lab: NetLab, node: LabNode, index: number): Promise
   return { name, node: node.name, ip, ns: name };
 }
 
-/** socat responders on TCP and UDP `port` in the pod; they die with the pod's namespace. */
+/** Responders on TCP (socat, a fork per connection) and UDP (lab/udp-responder.mjs) `port` in the pod; they die with the pod's namespace. */
 export function startResponder(lab: NetLab, pod: LabPod, port: number, logFile?: string): void {
   const env = { ...process.env, BGPVS_POD: pod.name } as Record<string, string>;
   const opts = { netns: lab.ns(pod.ns), env, ...(logFile ? { logFile } : {}) };
   void spawnDaemon(['socat', `TCP-LISTEN:${port},fork,reuseaddr`, `EXEC:${RESPONDER}`], opts);
-  void spawnDaemon(['socat', `UDP-RECVFROM:${port},fork,reuseaddr`, `EXEC:${RESPONDER}`], opts);
+  void spawnDaemon([process.execPath, UDP_RESPONDER, String(port)], opts);
 }
 
 /**
