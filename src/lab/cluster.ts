@@ -95,7 +95,7 @@ export class LabCluster {
     const out: LabPod[] = [];
     for (let i = 1; i <= count; i++) {
       const pod = await addPod(this.lab, node, have + i);
-      startResponder(this.lab, pod, port, join(this.dir, 'pods.log'));
+      await startResponder(this.lab, pod, port, join(this.dir, 'pods.log'));
       this.pods.set(pod.name, pod);
       out.push(pod);
     }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { V1EndpointSlice } from '@kubernetes/client-node';
 import type { NetLab } from '../rig/netns.js';
 import { spawnDaemon } from '../exec/run.js';
+import { waitFor } from '../util/wait.js';
 import { BgpvsError } from '../errors.js';
 import type { LabNode } from './topology.js';
 
@@ -66,12 +67,24 @@ export async function addPod(lab: NetLab, node: LabNode, index: number): Promise
   return { name, node: node.name, ip, ns: name };
 }
 
-/** Responders on TCP (socat, a fork per connection) and UDP (lab/udp-responder.mjs) `port` in the pod; they die with the pod's namespace. */
-export function startResponder(lab: NetLab, pod: LabPod, port: number, logFile?: string): void {
+/**
+ * Responders on TCP (socat, a fork per connection) and UDP (lab/udp-responder.mjs) `port` in
+ * the pod, returned once both are bound; they die with the pod's namespace.
+ */
+export async function startResponder(lab: NetLab, pod: LabPod, port: number, logFile?: string): Promise<void> {
   const env = { ...process.env, BGPVS_POD: pod.name } as Record<string, string>;
   const opts = { netns: lab.ns(pod.ns), env, ...(logFile ? { logFile } : {}) };
   void spawnDaemon(['socat', `TCP-LISTEN:${port},fork,reuseaddr`, `EXEC:${RESPONDER}`], opts);
   void spawnDaemon([process.execPath, UDP_RESPONDER, String(port)], opts);
+  await waitFor(
+    `${pod.name}: TCP and UDP responders bound on ${port}`,
+    async () => {
+      const r = await lab.exec(pod.ns, ['ss', '-Hltun', `sport = :${port}`], { allowFailure: true });
+      const kinds = new Set(r.stdout.split('\n').map((l) => l.split(/\s+/)[0]));
+      return kinds.has('tcp') && kinds.has('udp') ? true : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 20 },
+  );
 }
 
 /**

@@ -31,7 +31,7 @@ test('lab: pods on per-node bridges reach each other across nodes; the responder
   await setupPodNetwork(lab, nodes);
   const a = await addPod(lab, nodes[0]!, 1);
   const b = await addPod(lab, nodes[1]!, 1);
-  startResponder(lab, b, 8080);
+  await startResponder(lab, b, 8080);
   let answer = '';
   for (let i = 0; i < 50 && !answer; i++) {
     const r = await lab.exec(a.ns, ['socat', '-T', '2', 'STDIO', `TCP:${b.ip}:8080,connect-timeout=1`], { allowFailure: true, input: '' });
