@@ -128,6 +128,14 @@ export interface VmRunResult {
   timings: VmTimings;
 }
 
+/**
+ * Environment every guest command gets. V8 checks WebAssembly memory bounds by catching
+ * SIGSEGV on guard pages; under multi-threaded TCG one CI-like run died in tsx's wasm lexer
+ * with "RuntimeError: memory access out of bounds" (an emulator fault, not our code).
+ * Explicit bounds checks do not rely on the emulated fault.
+ */
+const GUEST_ENV: Record<string, string> = { NODE_OPTIONS: '--disable-wasm-trap-handler' };
+
 /** POSIX shell single-quoting. */
 export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -242,7 +250,7 @@ export class KernelVm {
       // The guest powers itself off a little before the host gives up on it.
       const guestTimeoutS = Math.max(5, Math.floor(timeoutMs / 1000) - 5);
       await writeFile(join(xfer, 'job.env'), `GUEST_TIMEOUT=${guestTimeoutS}\nSHARE_DIR=${shellQuote(opts.shareDir ?? '')}\n`);
-      await writeFile(join(xfer, 'cmd.sh'), renderCommandScript(command, cwd, opts.env));
+      await writeFile(join(xfer, 'cmd.sh'), renderCommandScript(command, cwd, { ...GUEST_ENV, ...opts.env }));
       const argv = this.qemuArgv(images, xfer, consoleLog, opts.shareDir);
       this.logger.debug({ argv, dir }, 'starting VM');
 
