@@ -19,7 +19,7 @@ async function main(): Promise<number> {
       return labCommand(process.argv.slice(3));
     }
     case 'version': {
-      const { versions } = await import('./rig/paths.js');
+      const { versions } = await import('./paths.js');
       console.log(JSON.stringify({ bgpvs: '0.1.0', ...versions() }));
       return 0;
     }

@@ -17,7 +17,7 @@ import { GobgpdSupervisor, type PeerStatus } from '../bgp/supervisor.js';
 import type { NodeDesiredState } from '../model/types.js';
 import { ModelBuilder, type ClusterSnapshot } from '../desired/builder.js';
 import { modelConfig, type PoolAttributes } from '../desired/config.js';
-import { gobgpProtoDir, toolPath } from '../rig/paths.js';
+import { gobgpProtoDir, toolPath } from '../paths.js';
 import { HttpEndpoints } from '../observability/http.js';
 import { AgentMetrics } from '../observability/metrics.js';
 import { Heartbeats } from '../reconcile/health.js';
