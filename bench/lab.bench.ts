@@ -22,8 +22,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLab, type RunningLab } from '../src/lab/run.js';
-import { connect, createLbService, createPool, DEMO_POOL_CIDR, routerNexthops, startAgents, waitForIp, waitNexthops, type LabAgent } from '../src/lab/agents.js';
-import { killAgent, killAgentsNow, nodeAddress, startAgent, waitAgentReady, waitRouterSessions } from '../src/lab/agent-ops.js';
+import { connect, createLbService, createPool, DEMO_POOL_CIDR, labRouter, nodeAddress, routerNexthops, startAgents, waitForIp, waitNexthops, type LabAgent } from '../src/lab/agents.js';
+import { killAgent, killAgentsNow, startAgent, waitAgentReady, waitRouterSessions } from '../src/lab/agent-ops.js';
 import { HeldFlows } from '../src/lab/flows.js';
 import { startHoldResponder, type LabPod } from '../src/lab/pods.js';
 import { frrSkipReason } from '../src/rig/frr-router.js';
@@ -97,7 +97,7 @@ async function provision(b: Bench): Promise<Provisioned> {
 
 /** Sessions the router has seen drop, per node address (FRR's connectionsDropped). */
 async function sessionDrops(b: Bench): Promise<Record<string, number>> {
-  const r = [...b.l.routers.values()][0]!;
+  const r = labRouter(b.l);
   const j = JSON.parse((await r.vtysh('show bgp neighbors json')) ?? '{}') as Record<string, { connectionsDropped?: number }>;
   return Object.fromEntries(Object.entries(j).map(([k, v]) => [k, v.connectionsDropped ?? 0]));
 }

@@ -5,7 +5,7 @@
 import { run } from '../exec/run.js';
 import { childPids, processAlive } from '../util/process.js';
 import { waitFor } from '../util/wait.js';
-import { startAgents, type LabAgent } from './agents.js';
+import { labRouter, nodeAddress, startAgents, type LabAgent } from './agents.js';
 import type { RunningLab } from './run.js';
 
 /** The gobgpd the agent runs as its child (undefined while it has none). */
@@ -58,12 +58,6 @@ export async function waitAgentReady(l: RunningLab, node: string, timeoutMs = 60
 }
 
 /** The lab address of a node (its next hop at the router). */
-export function nodeAddress(l: RunningLab, node: string): string {
-  const n = l.cluster.nodes.find((x) => x.name === node);
-  if (!n?.address) throw new Error(`no lab node ${node}`);
-  return n.address;
-}
-
 /** Teardown: SIGKILL every agent and its gobgpd (a process already gone is fine). */
 export function killAgentsNow(agents: Iterable<LabAgent>): void {
   for (const a of agents) {
@@ -85,7 +79,7 @@ export function killAgentsNow(agents: Iterable<LabAgent>): void {
  * the session that stays.
  */
 export async function waitRouterSessions(l: RunningLab, nodes: readonly string[], timeoutMs = 60_000): Promise<void> {
-  const r = [...l.routers.values()][0]!;
+  const r = labRouter(l);
   const want = nodes.map((n) => nodeAddress(l, n));
   await waitFor(
     `router: BGP established and BFD up to ${nodes.join(', ')}`,

@@ -9,6 +9,9 @@ import type { ResultPromise } from 'execa';
 import { spawnDaemon, run } from '../exec/run.js';
 import { repoRoot } from '../rig/paths.js';
 import { waitFor } from '../util/wait.js';
+import { BgpvsError } from '../errors.js';
+import { ANNOTATION_POOL } from '../ipam/service-request.js';
+import type { FrrRouter } from '../rig/frr-router.js';
 import type { RunningLab } from './run.js';
 import type { LabPod } from './pods.js';
 
@@ -56,21 +59,37 @@ export function dataplaneArgs(dataplane: 'nft' | 'ipvs', podNetnsFile: string): 
   return dataplane === 'ipvs' ? ['--dataplane=ipvs', `--pod-netns=map:${podNetnsFile}`] : ['--dataplane=nft'];
 }
 
-export async function createPool(l: RunningLab, name: string, cidr: string): Promise<void> {
+/** An IPPool; `weightedEcmp` and `autoAssign` unset leave the CRD's defaults (both on). */
+export async function createPool(l: RunningLab, name: string, cidr: string, opts: { weightedEcmp?: boolean; autoAssign?: boolean } = {}): Promise<void> {
+  const spec: Record<string, unknown> = { cidrs: [cidr], avoidBuggyIPs: true };
+  if (opts.autoAssign !== undefined) spec.autoAssign = opts.autoAssign;
+  if (opts.weightedEcmp !== undefined) spec.bgp = { weightedEcmp: opts.weightedEcmp };
   await l.cluster.kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
     group: 'bgpvs.io',
     version: 'v1alpha1',
     plural: 'ippools',
-    body: { apiVersion: 'bgpvs.io/v1alpha1', kind: 'IPPool', metadata: { name }, spec: { cidrs: [cidr], avoidBuggyIPs: true } },
+    body: { apiVersion: 'bgpvs.io/v1alpha1', kind: 'IPPool', metadata: { name }, spec },
   });
 }
 
-export async function createLbService(l: RunningLab, ns: string, name: string, policy: 'Local' | 'Cluster', port: number, protocol: 'TCP' | 'UDP' = 'TCP'): Promise<V1Service> {
+/** A LoadBalancer Service (namespace created if needed), optionally from a named pool. */
+export async function createLbService(
+  l: RunningLab,
+  ns: string,
+  name: string,
+  policy: 'Local' | 'Cluster',
+  port: number,
+  protocol: 'TCP' | 'UDP' = 'TCP',
+  opts: { pool?: string } = {},
+): Promise<V1Service> {
   const core = l.cluster.kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
   return core.createNamespacedService({
     namespace: ns,
-    body: { metadata: { name, namespace: ns }, spec: { type: 'LoadBalancer', externalTrafficPolicy: policy, ports: [{ name: 'p', port, targetPort: port, protocol }] } },
+    body: {
+      metadata: { name, namespace: ns, ...(opts.pool ? { annotations: { [ANNOTATION_POOL]: opts.pool } } : {}) },
+      spec: { type: 'LoadBalancer', externalTrafficPolicy: policy, ports: [{ name: 'p', port, targetPort: port, protocol }] },
+    },
   });
 }
 
@@ -79,10 +98,23 @@ export async function waitForIp(l: RunningLab, ns: string, name: string, timeout
   return waitFor(`an IP for ${ns}/${name}`, async () => (await core.readNamespacedServiceStatus({ name, namespace: ns })).status?.loadBalancer?.ingress?.[0]?.ip, { timeoutMs, intervalMs: 50 });
 }
 
+/** The lab's (first) upstream router. */
+export function labRouter(l: RunningLab): FrrRouter {
+  const r = [...l.routers.values()][0];
+  if (!r) throw new BgpvsError('the lab has no router');
+  return r;
+}
+
+/** A lab node's address (its Node InternalIP). */
+export function nodeAddress(l: RunningLab, node: string): string {
+  const n = l.cluster.nodes.find((x) => x.name === node);
+  if (!n?.address) throw new BgpvsError(`no lab node ${node}`);
+  return n.address;
+}
+
 /** The router's kernel next hops for a VIP (sorted). */
 export async function routerNexthops(l: RunningLab, vip: string): Promise<string[]> {
-  const r = [...l.routers.values()][0]!;
-  const route = await r.kernelRoute(`${vip}/32`);
+  const route = await labRouter(l).kernelRoute(`${vip}/32`);
   return (route?.nexthops ?? []).map((n) => n.gateway ?? '').filter(Boolean).sort();
 }
 

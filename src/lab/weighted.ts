@@ -9,53 +9,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, type V1Service } from '@kubernetes/client-node';
-import { BgpvsError } from '../errors.js';
+import type { V1Service } from '@kubernetes/client-node';
 import { parseFrrUpdateLog, type FrrUpdateEvent } from '../rig/parsers/frr-json.js';
-import type { FrrRouter } from '../rig/frr-router.js';
 import { sleep, waitFor } from '../util/wait.js';
-import { connect, waitForIp, waitNexthops, waitReachable } from './agents.js';
+import { connect, createLbService, labRouter, nodeAddress, waitForIp, waitNexthops, waitReachable } from './agents.js';
 import type { LabPod } from './pods.js';
 import type { RunningLab } from './run.js';
-import { ANNOTATION_POOL } from '../ipam/service-request.js';
-
-/** An IPPool; `weightedEcmp` unset leaves the CRD's default (on). */
-export async function createIpPool(l: RunningLab, name: string, cidr: string, opts: { weightedEcmp?: boolean; autoAssign?: boolean } = {}): Promise<void> {
-  const spec: Record<string, unknown> = { cidrs: [cidr], avoidBuggyIPs: true };
-  if (opts.autoAssign !== undefined) spec.autoAssign = opts.autoAssign;
-  if (opts.weightedEcmp !== undefined) spec.bgp = { weightedEcmp: opts.weightedEcmp };
-  await l.cluster.kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
-    group: 'bgpvs.io',
-    version: 'v1alpha1',
-    plural: 'ippools',
-    body: { apiVersion: 'bgpvs.io/v1alpha1', kind: 'IPPool', metadata: { name }, spec },
-  });
-}
-
-/** A LoadBalancer Service with externalTrafficPolicy Local, optionally from a named pool. */
-export async function createLocalService(l: RunningLab, ns: string, name: string, port: number, pool?: string): Promise<V1Service> {
-  const core = l.cluster.kc.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
-  return core.createNamespacedService({
-    namespace: ns,
-    body: {
-      metadata: { name, namespace: ns, ...(pool ? { annotations: { [ANNOTATION_POOL]: pool } } : {}) },
-      spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ name: 'p', port, targetPort: port, protocol: 'TCP' }] },
-    },
-  });
-}
-
-export function labRouter(l: RunningLab): FrrRouter {
-  const r = [...l.routers.values()][0];
-  if (!r) throw new BgpvsError('the lab has no router');
-  return r;
-}
-
-export function nodeAddress(l: RunningLab, node: string): string {
-  const n = l.cluster.nodes.find((x) => x.name === node);
-  if (!n?.address) throw new BgpvsError(`no lab node ${node}`);
-  return n.address;
-}
 
 /** Next hop → weight of the VIP's selected route in zebra's RIB (`show ip route VIP/32 json`); {} when absent. */
 export async function routerWeights(l: RunningLab, vip: string): Promise<Record<string, number>> {
@@ -224,7 +183,7 @@ export async function measureWeightedSplit(l: RunningLab, o: WeightedSplitOption
   const podsA = o.podsA ?? 3;
   const podsB = o.podsB ?? 1;
   const connections = o.connections ?? 400;
-  const service = await createLocalService(l, ns, name, port, o.pool);
+  const service = await createLbService(l, ns, name, 'Local', port, 'TCP', o.pool ? { pool: o.pool } : {});
   const a = await l.cluster.addPods(nodeA, podsA, port);
   const b = await l.cluster.addPods(nodeB, podsB, port);
   await l.cluster.setEndpoints(service, [...a, ...b]);

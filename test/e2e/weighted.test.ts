@@ -8,15 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAgents, waitForIp, waitNexthops, waitReachable } from '../../src/lab/agents.js';
+import { createLbService, createPool, labRouter, nodeAddress, startAgents, waitForIp, waitNexthops, waitReachable } from '../../src/lab/agents.js';
 import {
   answersByNode,
   connectMany,
-  createIpPool,
-  createLocalService,
-  labRouter,
   measureWeightedSplit,
-  nodeAddress,
   routerWeights,
   waitWeights,
   watchRoute,
@@ -30,8 +26,8 @@ const skip = frrSkipReason();
 test('e2e: weighted ECMP — 3:1 endpoints → 3:1 weights and a 75/25 split; scaled to 1:1 without a withdrawal; a pool with it off → plain ECMP', { skip, timeout: 900_000 }, async (t) => {
   const { l, dir } = await labForTest(t, 'weighted');
   // Both pools exist before the agents start. "weighted" leaves bgp.weightedEcmp at its default (on).
-  await createIpPool(l, 'weighted', '10.200.0.0/24');
-  await createIpPool(l, 'plain', '10.201.0.0/24', { weightedEcmp: false, autoAssign: false });
+  await createPool(l, 'weighted', '10.200.0.0/24');
+  await createPool(l, 'plain', '10.201.0.0/24', { weightedEcmp: false, autoAssign: false });
   const agents = await startAgents(l, { dir });
   t.after(() => agents.forEach((a) => a.proc.kill('SIGKILL')));
   const router = labRouter(l);
@@ -71,7 +67,7 @@ test('e2e: weighted ECMP — 3:1 endpoints → 3:1 weights and a 75/25 split; sc
   assert.deepEqual(bw2, { [n1]: 375_000, [n2]: 375_000 });
 
   // 3. A pool with weightedEcmp: false: the same 3:1 endpoints, no link-bandwidth, equal weights.
-  const plain = await createLocalService(l, 'weighted', 'plain', 8081, 'plain');
+  const plain = await createLbService(l, 'weighted', 'plain', 'Local', 8081, 'TCP', { pool: 'plain' });
   const pa = await l.cluster.addPods('node1', 3, 8081);
   const pb = await l.cluster.addPods('node2', 1, 8081);
   await l.cluster.setEndpoints(plain, [...pa, ...pb]);

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { CoreV1Api, type V1Service } from '@kubernetes/client-node';
 import { startLab, DEFAULT_TOPOLOGY, type RunningLab } from '../../../src/lab/run.js';
-import { createPool, DEMO_POOL_CIDR, routerNexthops, startAgents, type LabAgent } from '../../../src/lab/agents.js';
+import { createPool, DEMO_POOL_CIDR, labRouter, routerNexthops, startAgents, type LabAgent } from '../../../src/lab/agents.js';
 import { run } from '../../../src/exec/run.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { sleep, waitFor } from '../../../src/util/wait.js';
@@ -169,7 +169,7 @@ try {
   // `--dataplane=auto` (the DaemonSet's default) after startAgents' `--dataplane=ipvs`, so the
   // agents detect IPVS on this kernel themselves; the pod netns map flag stays.
   agents = await startAgents(l, { dir: agentDir, dataplane: 'ipvs', extraArgs: ['--dataplane=auto', '--service.default-forwarding=tunnel', `--bgp.peers=${peers}`] });
-  const router = [...l.routers.values()][0]!;
+  const router = labRouter(l);
   try {
     await waitFor('both agents Established at the router', async () => ((await router.bgpSummary()).filter((p) => p.state === 'Established').length === 2 ? true : undefined), { timeoutMs: SLOW, intervalMs: 3_000 });
   } finally {
