@@ -138,6 +138,11 @@ export class Agent {
     this.log.info({ pools: pools.map((p) => p.name) }, 'IP pools changed');
   }
 
+  /** The current IP pools' CIDRs (BGP export policy, IPVS VIP ownership, Calico delegate). */
+  poolCidrs(): string[] {
+    return this.pools.flatMap((p) => p.cidrs);
+  }
+
   /** Every node's addresses (InternalIP), from the Node watch; empty before its first list. */
   nodeAddresses(): Map<string, string[]> {
     return this.watch.nodes.isSynced ? nodeAddressesOf(this.watch.nodes.items()) : new Map();
@@ -161,7 +166,7 @@ export class Agent {
     if (!this.watch.peers.isSynced || !this.watch.nodes.isSynced) return undefined;
     const node = this.watch.nodes.items().find((n) => n.metadata?.name === cfg.nodeName);
     const { peers, problems } = mergePeers(cfg.bgp.peers, this.watch.peers.items());
-    const poolCidrs = this.pools.flatMap((p) => p.cidrs);
+    const poolCidrs = this.poolCidrs();
     const key = JSON.stringify([peers, node?.metadata?.labels, node?.metadata?.annotations?.['bgpvs.io/asn'], node?.metadata?.annotations?.['bgpvs.io/router-id'], poolCidrs]);
     if (key === this.speakerKey) return undefined;
     for (const p of problems) this.log.error({ bgpPeer: p.name, reason: p.reason }, 'BGPPeer ignored');
@@ -182,7 +187,7 @@ export class Agent {
    */
   private async buildSpeaker(): Promise<void> {
     const cfg = this.d.config;
-    const speakerCfg = await resolveSpeakerConfig(this.kc, cfg, this.nodeAddress!, this.pools.flatMap((p) => p.cidrs), this.log);
+    const speakerCfg = await resolveSpeakerConfig(this.kc, cfg, this.nodeAddress!, this.poolCidrs(), this.log);
     const target = cfg.bgp.gobgpd.mode === 'child' ? `127.0.0.1:${cfg.bgp.gobgpd.grpcPort}` : `${cfg.bgp.gobgpd.host}:${cfg.bgp.gobgpd.port}`;
     const client = new GobgpClient({ target, protoDir: gobgpProtoDir() });
     this.speaker = new GobgpSpeaker({ client, logger: this.log, config: speakerCfg });
@@ -220,7 +225,7 @@ export class Agent {
    */
   private async delegateAdvertising(): Promise<void> {
     if (!this.calicoWriter) return;
-    const cidrs = this.pools.flatMap((p) => p.cidrs);
+    const cidrs = this.poolCidrs();
     if (await this.calicoWriter.ensure(cidrs)) this.log.info({ cidrs }, 'Calico BGPConfiguration default: pool CIDRs written to spec.serviceLoadBalancerIPs');
   }
 

@@ -31,10 +31,11 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
 
   const dp = await detectDataPlane({ run }, cfg.dataplane);
   const poolAttrs = modelPools(pools);
-  // the agent (created below, with the Node watch) tells the data plane where the other nodes are
+  // the agent (created below, with the Node and IPPool watches) tells the data plane where the
+  // other nodes are and which pools exist now
   const late: { agent?: Agent } = {};
   const dataplane = createDataPlane(dp, {
-    run, logger, nodeName: cfg.nodeName, poolCidrs: poolAttrs.flatMap((p) => p.cidrs), podNetns: cfg.podNetns,
+    run, logger, nodeName: cfg.nodeName, poolCidrs: () => late.agent?.poolCidrs() ?? poolAttrs.flatMap((p) => p.cidrs), podNetns: cfg.podNetns,
     nftClusterMode: cfg.nft.clusterMode, ...(cfg.nodeAddress ? { nodeAddress: cfg.nodeAddress } : {}),
     nodeAddresses: () => late.agent?.nodeAddresses() ?? new Map<string, string[]>(),
   });

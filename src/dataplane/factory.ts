@@ -15,8 +15,8 @@ export interface DataPlaneDeps {
   run: Runner;
   logger: Logger;
   nodeName: string;
-  /** IP pool CIDRs: with IPVS, the VIPs bgpvs may own. */
-  poolCidrs: readonly string[];
+  /** The current IP pool CIDRs (they follow the IPPool objects): with IPVS, the VIPs bgpvs may own. */
+  poolCidrs: () => readonly string[];
   podNetns: PodNetnsSource;
   /** nft, Cluster policy: node-level DSR (default) or masquerade only. */
   nftClusterMode?: 'dsr' | 'masquerade';

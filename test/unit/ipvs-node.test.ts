@@ -131,7 +131,7 @@ test('config --pod-netns and the factory: crictl by default, map:PATH, none; IPV
   assert.equal(podResolverFor({ kind: 'none' }, run), undefined);
   assert.ok(podResolverFor({ kind: 'crictl' }, run) instanceof CrictlNetnsResolver);
   assert.ok(podResolverFor({ kind: 'map', path: '/p' }, run) instanceof FileNetnsResolver);
-  const deps = { run, logger: silentLogger(), nodeName: 'n1', poolCidrs: ['10.200.0.0/24'], podNetns: { kind: 'none' } as const };
+  const deps = { run, logger: silentLogger(), nodeName: 'n1', poolCidrs: () => ['10.200.0.0/24'], podNetns: { kind: 'none' } as const };
   assert.equal(createDataPlane('ipvs', deps).name, 'ipvs');
   assert.ok(createDataPlane('ipvs', deps) instanceof IpvsNodeDataPlane);
   assert.equal(createDataPlane('nft', deps).name, 'nft');
