@@ -33,11 +33,15 @@ export async function kernelWeights(l: RunningLab, vip: string): Promise<Record<
   return out;
 }
 
-/** Wait until the router's RIB weights for the VIP satisfy `ok` (e.g. a ratio); returns them. */
+/**
+ * Wait until the router's weights for the VIP satisfy `ok` (e.g. a ratio) both in zebra's RIB
+ * and in the kernel FIB, which is what forwards the client's connections (zebra's view can be
+ * ahead of the kernel's); returns the RIB weights.
+ */
 export function waitWeights(l: RunningLab, vip: string, what: string, ok: (w: Record<string, number>) => boolean, timeoutMs = 30_000): Promise<Record<string, number>> {
-  return waitFor(`router weights for ${vip}: ${what}`, async () => {
-    const w = await routerWeights(l, vip);
-    return ok(w) ? w : undefined;
+  return waitFor(`router weights for ${vip} (RIB and kernel FIB): ${what}`, async () => {
+    const rib = await routerWeights(l, vip);
+    return ok(rib) && ok(await kernelWeights(l, vip)) ? rib : undefined;
   }, { timeoutMs, intervalMs: 100 });
 }
 
