@@ -130,6 +130,13 @@ const rows: Row[] = [
     decisions: ['default/a 192.0.2.10: advertised', 'default/b 192.0.2.11: notOurClass'],
   },
   {
+    name: 'class-less Services served when the flag says so',
+    services: [svc('web')],
+    slices: [slice('web', two)],
+    cfg: { handleClasslessServices: true },
+    decisions: ['default/web 192.0.2.10: advertised'],
+  },
+  {
     name: 'class-less Services skipped when the flag says so',
     services: [svc('web')],
     slices: [slice('web', two)],
@@ -216,6 +223,20 @@ const rows: Row[] = [
     slices: [slice('web', two)],
     cfg: { advertiseClusterIPs: true },
     vs: ['10.96.0.10 TCP/80 rr nat p0 -> 10.0.0.1:80w1', '192.0.2.10 TCP/80 rr nat p0 -> 10.0.0.1:80w1,10.0.0.2:80w1'],
+    ads: ['10.96.0.10/32 default/web lre=1', '192.0.2.10/32 default/web lre=1'],
+  },
+  {
+    name: 'externalIPs follow externalTrafficPolicy Local; the ClusterIP internalTrafficPolicy Cluster',
+    services: [svc('web', { type: 'ClusterIP', ingress: [], externalIPs: ['198.51.100.7'], etp: 'Local' })],
+    slices: [slice('web', two)],
+    cfg: { advertiseClusterIPs: true },
+    vs: ['10.96.0.10 TCP/80 rr nat p0 -> 10.0.0.1:80w1,10.0.0.2:80w1', '198.51.100.7 TCP/80 rr nat p0 -> 10.0.0.1:80w1'],
+  },
+  {
+    name: 'externalIPs with externalTrafficPolicy Local and no local endpoint: not advertised',
+    services: [svc('web', { type: 'ClusterIP', ingress: [], externalIPs: ['198.51.100.7'], etp: 'Local' })],
+    slices: [slice('web', ['10.0.0.2@n2'])],
+    decisions: ['default/web 198.51.100.7: noLocalReadyEndpoints'],
   },
   {
     name: 'internalTrafficPolicy Local without a local endpoint: ClusterIP not advertised',
@@ -256,6 +277,20 @@ const rows: Row[] = [
     slices: [slice('web', two)],
     vs: ['192.0.2.10 TCP/80 mh[mh-fallback,mh-port] nat p0 -> 10.0.0.1:80w1,10.0.0.2:80w1'],
   },
+  ...(['rr', 'wrr', 'lc', 'wlc', 'sh', 'mh'] as const).map((sched): Row => ({
+    name: `scheduler annotation ${sched} overrides the configured default`,
+    services: [svc('web', { annotations: { 'bgpvs.io/scheduler': sched } })],
+    slices: [slice('web', two)],
+    cfg: { defaultScheduler: sched === 'sh' ? 'rr' : 'sh' },
+    vs: [`192.0.2.10 TCP/80 ${sched} nat p0 -> 10.0.0.1:80w1,10.0.0.2:80w1`],
+  })),
+  ...(['tunnel', 'dr', 'nat'] as const).map((fwd): Row => ({
+    name: `forwarding annotation ${fwd} overrides the configured default (port equals targetPort)`,
+    services: [svc('web', { annotations: { 'bgpvs.io/forwarding': fwd } })],
+    slices: [slice('web', two)],
+    cfg: { defaultForwarding: fwd === 'nat' ? 'dr' : 'nat' },
+    vs: [`192.0.2.10 TCP/80 rr ${fwd} p0 -> 10.0.0.1:80w1,10.0.0.2:80w1`],
+  })),
   {
     name: 'scheduler flags alone apply to the configured default scheduler, deduplicated',
     services: [svc('web', { annotations: { 'bgpvs.io/scheduler-flags': 'mh-port,mh-port' } })],
@@ -412,6 +447,14 @@ const rows: Row[] = [
     ads: ['10.96.0.10/32 default/web lre=1', 'fd96::10/128 default/web lre=1'],
   },
   {
+    name: 'single-stack IPv6: /128 for the ingress IP and the ClusterIP',
+    services: [svc('web', { ipFamilies: ['IPv6'], clusterIPs: ['fd96::10'], ingress: ['2001:db8::10'] })],
+    slices: [slice('web', ['fd00::1@n1', 'fd00::2@n2'], { family: 'IPv6' })],
+    cfg: { advertiseClusterIPs: true },
+    vs: ['2001:db8::10 TCP/80 rr nat p0 -> fd00::1:80w1,fd00::2:80w1', 'fd96::10 TCP/80 rr nat p0 -> fd00::1:80w1,fd00::2:80w1'],
+    ads: ['2001:db8::10/128 default/web lre=1', 'fd96::10/128 default/web lre=1'],
+  },
+  {
     name: 'IPv6 VIP with only IPv4 endpoints: noReadyEndpoints for it',
     services: [svc('web', { ingress: ['192.0.2.10', '2001:db8::10'] })],
     slices: [slice('web', two)],
@@ -492,3 +535,4 @@ for (const r of rows) {
     r.check?.(s);
   });
 }
+
