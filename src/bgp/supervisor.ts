@@ -81,7 +81,8 @@ export class GobgpdSupervisor {
   private backoffMs: number;
   private readonly peerStates = new Map<string, PeerStatus>();
   private restartCount = 0;
-  private lastStart = 0;
+  /** When everything was last applied successfully (ms since epoch); 0 = never. */
+  private lastApplied = 0;
 
   constructor(deps: GobgpdSupervisorDeps) {
     this.d = deps;
@@ -115,7 +116,6 @@ export class GobgpdSupervisor {
     const spawn = this.d.spawn ?? spawnDaemon;
     const child = spawn(gobgpdArgv(g.binary, g.grpcPort), { ...(g.netns ? { netns: g.netns } : {}), ...(g.logFile ? { logFile: g.logFile } : {}) });
     this.child = child;
-    this.lastStart = Date.now();
     this.log.info({ pid: child.pid, grpcPort: g.grpcPort, netns: g.netns }, 'gobgpd started');
     void child.then((res) => {
       if (this.child !== child) return;
@@ -130,6 +130,7 @@ export class GobgpdSupervisor {
     await this.d.client.waitReady(this.d.readyTimeoutMs ?? 15_000);
     this.startWatch();
     await this.d.speaker.resync();
+    this.lastApplied = Date.now();
     this.d.onApplied?.({ restarts: this.restartCount });
   }
 
@@ -161,13 +162,17 @@ export class GobgpdSupervisor {
     }
   }
 
-  /** One recovery at a time: respawn if needed, back off, re-apply until it works. */
+  /**
+   * One recovery at a time: respawn if needed, back off, re-apply until it works. The backoff
+   * grows with every failed attempt and across recoveries that follow each other within 30 s
+   * (a crash loop); it starts over only after gobgpd served for 30 s.
+   */
   private recover(why: string): void {
     if (this.recovering || this.stopping) return;
+    if (Date.now() - this.lastApplied > 30_000) this.backoffMs = this.d.backoff?.initialMs ?? 200;
     this.recovering = (async () => {
       for (;;) {
         if (this.stopping) return;
-        if (Date.now() - this.lastStart > 30_000) this.backoffMs = this.d.backoff?.initialMs ?? 200;
         const wait = this.backoffMs;
         this.backoffMs = Math.min(this.backoffMs * 2, this.d.backoff?.maxMs ?? 10_000);
         await sleep(wait);

@@ -32,7 +32,7 @@ function fakeSpawner(fake: FakeGobgp) {
   return { spawn, children };
 }
 
-function setup(mode: 'child' | 'external' = 'child') {
+function setup(mode: 'child' | 'external' = 'child', backoff = { initialMs: 1, maxMs: 5 }) {
   const fake = new FakeGobgp();
   const speaker = new GobgpSpeaker({
     client: fake,
@@ -47,7 +47,7 @@ function setup(mode: 'child' | 'external' = 'child') {
     logger: silentLogger(),
     gobgpd: mode === 'child' ? { mode: 'child', binary: '/x/gobgpd', grpcPort: 50099 } : { mode: 'external', target: '127.0.0.1:50051' },
     spawn,
-    backoff: { initialMs: 1, maxMs: 5 },
+    backoff,
     metrics: { bgpSessionChanges: { inc: (l) => void changes.push(`${l.peer}=${l.state}`) }, bgpSessionUp: { set: () => undefined } },
   });
   return { fake, speaker, sup, children, changes };
@@ -141,4 +141,21 @@ test('supervisor: stop() does not hang behind a recovery that never succeeds', {
   assert.ok(children.at(-1)!.signals.includes('SIGTERM'), 'the respawned child is stopped');
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(children.length, spawned, 'no respawn after stop');
+});
+
+test('supervisor: an external gobgpd that keeps failing the re-apply is retried with growing backoff', { timeout: 5000 }, async () => {
+  const { fake, sup } = setup('external', { initialMs: 5, maxMs: 200 });
+  await sup.start();
+  let attempts = 0;
+  fake.startBgp = async () => {
+    attempts++;
+    throw new Error('StartBgp: rejected');
+  };
+  fake.reset();
+  fake.breakStreams();
+  await new Promise((r) => setTimeout(r, 400));
+  await sup.kill();
+  // 5, 10, 20, 40, 80, 160 ms: about 6 tries in 400 ms; a backoff stuck at 5 ms makes ~60.
+  assert.ok(attempts >= 3, `retried: ${attempts}`);
+  assert.ok(attempts <= 12, `backed off: ${attempts} attempts in 400 ms`);
 });
