@@ -1,6 +1,7 @@
 /** The Service model's rules, one table row each: cluster objects in, one node's desired state out. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import { buildNodeDesiredState } from '../../src/desired/builder.js';
 import { modelConfig, type ModelConfig } from '../../src/desired/config.js';
@@ -536,3 +537,59 @@ for (const r of rows) {
   });
 }
 
+// The rule behind every invalidAnnotation row: a bad value costs only its own Service, and
+// nothing a user can put in a Service (annotations, ports, policies, addresses) throws.
+const annotationValue = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('', ' rr ', 'mh', 'sh', 'wlc', 'mh-port,mh-fallback', 'sh-port', 'dr', 'tunnel', 'nat', 'true', 'false'));
+const anyService = fc
+  .record(
+    {
+      type: fc.constantFrom('ClusterIP' as const, 'NodePort' as const, 'LoadBalancer' as const, 'ExternalName' as const),
+      cls: fc.constantFrom(OURS, 'x/y'),
+      ingress: fc.array(fc.constantFrom('192.0.2.10', '192.0.2.11', '2001:db8::10', '10.0.0.300', 'junk', ''), { maxLength: 2 }),
+      clusterIP: fc.constantFrom('10.96.0.10', 'None', 'fd96::10'),
+      etp: fc.constantFrom('Local' as const, 'Cluster' as const),
+      itp: fc.constantFrom('Local' as const, 'Cluster' as const),
+      affinity: fc.oneof(fc.constant('default' as const), fc.integer({ min: 0, max: 86400 })),
+      ports: fc.array(
+        fc.record({
+          name: fc.constantFrom('http', 'dns', ''),
+          port: fc.constantFrom(53, 80),
+          targetPort: fc.oneof(fc.constantFrom(53, 80, 8080), fc.constantFrom('web', 'http')),
+          protocol: fc.constantFrom('TCP', 'UDP', 'SCTP', 'ICMP'),
+        }),
+        { maxLength: 3 },
+      ),
+      annotations: fc.dictionary(
+        fc.constantFrom('bgpvs.io/scheduler', 'bgpvs.io/scheduler-flags', 'bgpvs.io/forwarding', 'bgpvs.io/advertise-cluster-ip'),
+        annotationValue,
+      ),
+    },
+    { requiredKeys: ['type', 'ingress', 'clusterIP', 'ports', 'annotations'] },
+  );
+
+test('desired: no Service input throws, and a bad one never costs another Service its advertisement', () => {
+  const good = svc('zz-good', { clusterIP: '10.96.0.250', ingress: ['198.51.100.250'] });
+  fc.assert(
+    fc.property(fc.array(anyService, { maxLength: 4 }), fc.boolean(), (opts, clusterIPs) => {
+      const services = opts.map((o, i) => svc(`s${i}`, o));
+      const slices = opts.map((_, i) =>
+        slice(`s${i}`, ['10.0.0.1@n1', '10.0.0.2@n2!t'], { ports: [{ name: 'http', port: 8080 }, { name: 'dns', port: 53, protocol: 'UDP' }] }),
+      );
+      const s = buildNodeDesiredState(
+        { services: [...services, good], endpointSlices: [...slices, slice('zz-good', two)], nodes: [node('n1')] },
+        'n1',
+        modelConfig({ advertiseClusterIPs: clusterIPs }),
+      );
+      assert.deepEqual(
+        s.decisions.filter((d) => d.service === 'default/zz-good').map((d) => `${d.ip}: ${d.advertised}`),
+        ['198.51.100.250: true', ...(clusterIPs ? ['10.96.0.250: true'] : [])].sort(),
+      );
+      for (const [i, o] of opts.entries()) {
+        const mine = s.decisions.filter((d) => d.service === `default/s${i}`);
+        assert.ok(mine.length > 0, `s${i} has no decision`);
+        if (mine.some((d) => d.reason?.startsWith('invalidAnnotation: '))) assert.ok(Object.keys(o.annotations).length > 0);
+      }
+    }),
+    { numRuns: 300, seed: 3 },
+  );
+});
