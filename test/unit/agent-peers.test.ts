@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node } from '@kubernetes/client-node';
-import { mergePeers, nodeOverrides, peersForNode, secretKey } from '../../src/agent/peers.js';
+import { mergePeers, nodeOverrides, peerFromObject, peersForNode, secretKey } from '../../src/agent/peers.js';
+import { renderPeer } from '../../src/bgp/config.js';
 import type { StaticPeer } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
@@ -88,4 +89,22 @@ test('BGPPeer objects: mapped to peers; config peers win an address; what cannot
   const onA = peersForNode(peers, n({ rack: 'a' }), new Map([['ns/s#password', 'pw']])).peers;
   assert.deepEqual(onA.find((p) => p.address === '10.0.0.2')?.password, 'pw');
   assert.equal('source' in (onA[0] as object), false, 'the source tag does not reach gobgpd');
+});
+
+test('BGPPeer objects: graceful restart and address families reach the rendered gobgpd peer', () => {
+  const obj = (name: string, spec: Record<string, unknown>) => ({ metadata: { name }, spec });
+  const r = peerFromObject(obj('gr', { address: '10.0.0.2', asn: 64513, gracefulRestart: { enabled: true, restartTimeSeconds: 90 }, families: ['ipv6-unicast', 'ipv4-unicast'] }));
+  assert.ok('peer' in r, JSON.stringify(r));
+  assert.deepEqual([r.peer.gracefulRestart, r.peer.families], [{ restartTimeSeconds: 90 }, ['IPv6', 'IPv4']]);
+  const { peers } = peersForNode([r.peer], undefined, new Map());
+  const rendered = renderPeer(peers[0]!, { nextHops: { IPv4: '10.0.0.11' } });
+  assert.deepEqual(rendered.graceful_restart, { enabled: true, restart_time: 90, helper_only: false });
+  assert.deepEqual(rendered.afi_safis?.map((a) => a.config.family.afi), ['AFI_IP6', 'AFI_IP']);
+
+  const defaults = peerFromObject(obj('gr-default', { address: '10.0.0.3', asn: 64513, gracefulRestart: { enabled: true } }));
+  assert.deepEqual('peer' in defaults && defaults.peer.gracefulRestart, { restartTimeSeconds: 120 });
+  const off = peerFromObject(obj('gr-off', { address: '10.0.0.4', asn: 64513, gracefulRestart: { enabled: false, restartTimeSeconds: 90 } }));
+  assert.ok('peer' in off && off.peer.gracefulRestart === undefined && off.peer.families === undefined);
+  const bad = peerFromObject(obj('bad-family', { address: '10.0.0.5', asn: 64513, families: ['l2vpn-evpn'] }));
+  assert.deepEqual(bad, { problem: 'spec.families: "l2vpn-evpn" is not ipv4-unicast or ipv6-unicast' });
 });
