@@ -39,6 +39,12 @@ export class GobgpSpeaker {
   private readonly marker: string;
   private readonly streamThreshold: number;
   private wanted: readonly Advertisement[] = [];
+  /**
+   * False until the first setAdvertisements/withdrawAll: a speaker that does not know the
+   * wanted set yet (the agent before its first pass) leaves paths alone, so an agent
+   * restarted against a running gobgpd (a sidecar) does not withdraw and re-add them all.
+   */
+  private wantedKnown = false;
   private draining = false;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -69,6 +75,7 @@ export class GobgpSpeaker {
   /** The wanted advertisement set; diffed against gobgpd's paths of ours. */
   setAdvertisements(ads: readonly Advertisement[]): Promise<PathSyncResult> {
     this.wanted = ads;
+    this.wantedKnown = true;
     return this.serial(() => this.syncPaths());
   }
 
@@ -93,7 +100,10 @@ export class GobgpSpeaker {
     return this.resync();
   }
 
-  /** Re-announce every path with GRACEFUL_SHUTDOWN and the drain local-pref (RFC 8326). */
+  /**
+   * Re-announce every path with GRACEFUL_SHUTDOWN and the drain local-pref (RFC 8326). Before
+   * the wanted set is known nothing is re-announced (withdrawAll still withdraws).
+   */
   drain(): Promise<PathSyncResult> {
     this.draining = true;
     return this.serial(() => this.syncPaths());
@@ -102,6 +112,7 @@ export class GobgpSpeaker {
   /** Withdraw every path of ours. */
   withdrawAll(): Promise<PathSyncResult> {
     this.wanted = [];
+    this.wantedKnown = true;
     return this.serial(() => this.syncPaths());
   }
 
@@ -213,6 +224,11 @@ export class GobgpSpeaker {
   }
 
   private async syncPaths(): Promise<PathSyncResult> {
+    if (!this.wantedKnown) {
+      const held = (await this.listOurs()).length;
+      this.log.debug({ reason: 'wantedUnknown', paths: held }, 'paths left as they are');
+      return { added: 0, replaced: 0, deleted: 0, advertised: held, skipped: [] };
+    }
     const { paths, skipped } = wantedPaths(this.wanted, {
       nextHops: this.cfg.nextHops,
       marker: this.marker,

@@ -115,3 +115,21 @@ test('speaker: the link-bandwidth hook puts the extended community on weighted p
   assert.deepEqual(lb('10.100.0.1/32'), { asn: 65011, bandwidth: 375_000 });
   assert.equal(lb('10.100.0.2/32'), undefined);
 });
+
+test('speaker: a new speaker on a gobgpd that already holds our paths leaves them until it knows the wanted set', async () => {
+  const fake = new FakeGobgp();
+  const before = new GobgpSpeaker({ client: fake, logger: silentLogger(), config: cfg });
+  await before.resync();
+  await before.setAdvertisements([ad('10.100.0.1/32'), ad('10.100.0.2/32')]);
+  // The agent restarts; gobgpd (a sidecar) keeps running.
+  const after = new GobgpSpeaker({ client: fake, logger: silentLogger(), config: cfg });
+  fake.calls = [];
+  const r = await after.resync();
+  assert.deepEqual([r.added, r.replaced, r.deleted, r.advertised], [0, 0, 0, 2]);
+  assert.equal(fake.paths.size, 2, 'nothing withdrawn before the first pass');
+  const first = await after.setAdvertisements([ad('10.100.0.1/32'), ad('10.100.0.2/32')]);
+  assert.deepEqual([first.added, first.replaced, first.deleted], [0, 0, 0]);
+  assert.deepEqual(mutations(fake.calls).filter((c) => c !== 'SetPolicyAssignment'), [], 'no path, peer or policy written');
+  // Withdrawing everything is a wanted set too.
+  assert.equal((await new GobgpSpeaker({ client: fake, logger: silentLogger(), config: cfg }).withdrawAll()).deleted, 2);
+});
