@@ -1,7 +1,8 @@
 /**
  * Per-node BGP settings from the real API server, used by a real gobgpd against a real FRR:
  * the Node's labels pick its peers, its annotation overrides the ASN, and the peer password
- * comes from a Secret (FRR refuses the session without it: TCP-MD5).
+ * comes from a Secret (FRR refuses the session without it: TCP-MD5); an annotation overrides
+ * the router-id too.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,11 +26,11 @@ import { silentLogger } from '../../src/observability/logger.js';
 
 const skip = frrSkipReason();
 
-test('agent peers: Node labels pick the peer, an annotation overrides the ASN, the password comes from a Secret', { skip, timeout: 120_000 }, async (t) => {
+test('agent peers: Node labels pick the peer, annotations override the ASN and router-id, the password comes from a Secret', { skip, timeout: 120_000 }, async (t) => {
   const api = await KubeApi.start();
   t.after(() => api.stop());
   const core = api.kubeConfig().makeApiClient(CoreV1Api);
-  await core.createNode({ body: { metadata: { name: 'n0', labels: { rack: 'a' }, annotations: { 'bgpvs.io/asn': '65077' } } } });
+  await core.createNode({ body: { metadata: { name: 'n0', labels: { rack: 'a' }, annotations: { 'bgpvs.io/asn': '65077', 'bgpvs.io/router-id': '10.9.9.9' } } } });
   await core.createNamespace({ body: { metadata: { name: 'bgpvs-system' } } });
   await core.createNamespacedSecret({ namespace: 'bgpvs-system', body: { metadata: { name: 'tor-a' }, stringData: { password: 'tor-a-secret' } } });
 
@@ -46,6 +47,7 @@ test('agent peers: Node labels pick the peer, an annotation overrides the ASN, t
   });
   const speakerCfg = await resolveSpeakerConfig(api.kubeConfig(), cfg, '10.0.0.11', ['10.100.0.0/24'], silentLogger());
   assert.equal(speakerCfg.asn, 65077, 'the Node annotation overrides --bgp.asn');
+  assert.equal(speakerCfg.routerId, '10.9.9.9', 'the Node annotation overrides the router-id');
   assert.deepEqual(speakerCfg.peers.map((p) => [p.address, p.password]), [['10.0.0.1', 'tor-a-secret']]);
 
   // The same config, for real: FRR expects AS 65077 with that password.
@@ -89,4 +91,8 @@ test('agent peers: Node labels pick the peer, an annotation overrides the ASN, t
     return r.length ? r : undefined;
   }, { timeoutMs: 20_000 });
   assert.deepEqual(routes[0]?.nexthops.map((n) => n.gateway), ['10.0.0.11']);
+  // What gobgpd itself holds: the overrides, and only the peer this Node's labels select.
+  const g = await client.getBgp();
+  assert.deepEqual([g?.asn, g?.router_id], [65077, '10.9.9.9']);
+  assert.deepEqual((await client.listPeer()).map((p) => [p.conf.neighbor_address, p.conf.auth_password]), [['10.0.0.1', 'tor-a-secret']]);
 });

@@ -8,6 +8,7 @@ import { BgpLab, ROUTER_ASN, ROUTER_IP, ad, nodeIp, nodeIp6, skipReason } from '
 import { waitFor } from '../../src/util/wait.js';
 import { GobgpSpeaker } from '../../src/bgp/speaker.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { AgentMetrics } from '../../src/observability/metrics.js';
 
 const skip = skipReason('frr');
 const VIP = '10.100.0.10/32';
@@ -38,14 +39,17 @@ test('bgp/frr: three nodes announce one VIP → one FIB route with three next ho
   assert.deepEqual(learned, [], 'no path learned from a peer');
 });
 
-test('bgp/frr: kill -9 gobgpd → the supervisor restarts it and the route is back', { skip }, async (t) => {
-  const l = await BgpLab.create({ tag: 'bgpkill', nodes: 2, router: 'frr' });
+test('bgp/frr: kill -9 gobgpd → the supervisor restarts it and re-applies global, policies, peers and paths', { skip }, async (t) => {
+  const metrics = [new AgentMetrics({ defaultMetrics: false }), new AgentMetrics({ defaultMetrics: false })];
+  const l = await BgpLab.create({ tag: 'bgpkill', nodes: 2, router: 'frr', metrics: (i) => metrics[i]! });
   t.after(() => l.destroy());
   await l.waitEstablished();
-  for (const n of l.nodes) await n.speaker.setAdvertisements([ad(VIP)]);
+  const OUT = '10.200.0.1/32'; // outside the pools: only the export policy keeps it in
+  for (const n of l.nodes) await n.speaker.setAdvertisements([ad(VIP), ad(OUT)]);
   await l.waitNexthops(VIP, 2);
 
-  const sup = l.nodes[0]!.supervisor;
+  const n0 = l.nodes[0]!;
+  const sup = n0.supervisor;
   const pid = sup.pid;
   assert.ok(pid, 'gobgpd runs as a child');
   process.kill(pid, 'SIGKILL');
@@ -54,7 +58,31 @@ test('bgp/frr: kill -9 gobgpd → the supervisor restarts it and the route is ba
   assert.deepEqual(await l.waitNexthops(VIP, 2), [nodeIp(0), nodeIp(1)]);
   assert.ok(sup.restarts >= 1);
   await sup.settled();
-  assert.ok(sup.peers().some((p) => p.state === 'established'), 'peer state comes back through WatchEvent');
+
+  // The new gobgpd started empty: whatever it holds now, the supervisor re-applied.
+  const global = await n0.client.getBgp();
+  assert.deepEqual([global?.asn, global?.router_id, global?.listen_port], [n0.asn, nodeIp(0), -1], 'global: ASN, router-id = node address, no listener');
+  const [peer] = await n0.client.listPeer();
+  assert.equal(peer?.conf.neighbor_address, ROUTER_IP);
+  assert.match(peer?.conf.description ?? '', /^bgpvs:/, 'the peer is ours (tagged)');
+  const [exp] = await n0.client.listPolicyAssignment('POLICY_DIRECTION_EXPORT', 'global');
+  assert.match(exp?.policies[0]?.name ?? '', /^bgpvs-export-/);
+  assert.equal(exp?.default_action, 'ROUTE_ACTION_REJECT');
+  const [imp] = await n0.client.listPolicyAssignment('POLICY_DIRECTION_IMPORT', 'global');
+  assert.equal(imp?.default_action, 'ROUTE_ACTION_REJECT');
+  assert.deepEqual((await n0.speaker.listOurs()).map((p) => p.prefix).sort(), [VIP, OUT].sort(), 'the full path set is back');
+  // ... and the export policy still holds the out-of-pool path back.
+  await n0.speaker.setAdvertisements([ad(VIP), ad(OUT), ad('10.100.0.11/32')]);
+  await l.waitNexthops('10.100.0.11/32', 1);
+  const table = await l.vtyshJson<{ routes: Record<string, unknown> }>('show bgp ipv4 unicast json');
+  assert.deepEqual(Object.keys(table.routes).sort(), [VIP, '10.100.0.11/32']);
+
+  // Peer state from WatchEvent, in status and in the metrics.
+  await waitFor('peer established in status', () => (sup.peers().some((p) => p.address === ROUTER_IP && p.state === 'established') ? true : undefined), { timeoutMs: 30_000 });
+  const text = await metrics[0]!.registry.metrics();
+  assert.match(text, /bgpvs_bgp_session_up\{peer="10\.0\.0\.1"\} 1/);
+  const established = /bgpvs_bgp_session_changes_total\{peer="10\.0\.0\.1",state="established"\} (\d+)/.exec(text);
+  assert.ok(Number(established?.[1]) >= 2, `established before and after the kill: ${established?.[0]}`);
 });
 
 test('bgp/frr: a VIP outside the pools never reaches the router; new pools apply live', { skip }, async (t) => {

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Logger } from 'pino';
+import type { ResultPromise } from 'execa';
 import { NetLab } from '../../src/rig/netns.js';
 import { FrrRouter, frrSkipReason, kernelRoutes } from '../../src/rig/frr-router.js';
 import { BirdRouter, birdSkipReason } from '../../src/rig/bird-router.js';
@@ -24,7 +25,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { waitFor } from '../../src/util/wait.js';
 import { GobgpClient } from '../../src/bgp/gobgp-client.js';
 import { GobgpSpeaker } from '../../src/bgp/speaker.js';
-import { GobgpdSupervisor } from '../../src/bgp/supervisor.js';
+import { GobgpdSupervisor, type BgpMetricsSink } from '../../src/bgp/supervisor.js';
 import type { BfdConfig, PeerConfig, SpeakerConfig } from '../../src/bgp/config.js';
 export { ad } from '../unit/advertisement-fixture.js';
 
@@ -70,6 +71,8 @@ export interface BgpNode {
   client: GobgpClient;
   speaker: GobgpSpeaker;
   supervisor: GobgpdSupervisor;
+  /** The speaker config the node started with. */
+  config: SpeakerConfig;
 }
 
 export interface LabOptions {
@@ -86,6 +89,17 @@ export interface LabOptions {
   ipv6?: boolean;
   drainMs?: number;
   logger?: Logger;
+  /** Lines appended inside FRR's `router bgp` (e.g. a `network` the router originates). */
+  routerExtraBgpLines?: readonly string[];
+  /** Per-node changes to the speaker config (importEnabled, routerId, more peers, ...). */
+  speaker?: (i: number) => Partial<SpeakerConfig>;
+  /**
+   * `child` (default): the supervisor spawns gobgpd. `external`: the lab runs gobgpd as a
+   * sidecar would (its own process, gRPC on a unix socket) and the supervisor only dials it.
+   */
+  gobgpd?: 'child' | 'external';
+  /** Where node i's supervisor counts BGP session changes (the agent passes AgentMetrics). */
+  metrics?: (i: number) => BgpMetricsSink;
 }
 
 export class BgpLab {
@@ -150,16 +164,12 @@ export class BgpLab {
         multipath: { relax: true, maxPaths: 16 },
         ...(bfd ? { bfdProfile: { name: 'fast', receiveMs: bfd.minRxMs, transmitMs: bfd.minTxMs, multiplier: bfd.multiplier } } : {}),
         // IPv6 unicast over the IPv4 sessions (MP-BGP), with ECMP like IPv4.
-        ...(this.opts.ipv6
-          ? {
-              extraBgpLines: [
-                'address-family ipv6 unicast',
-                ...this.range().map((i) => ` neighbor ${nodeIp(i)} activate`),
-                ' maximum-paths 16',
-                'exit-address-family',
-              ],
-            }
-          : {}),
+        extraBgpLines: [
+          ...(this.opts.ipv6
+            ? ['address-family ipv6 unicast', ...this.range().map((i) => ` neighbor ${nodeIp(i)} activate`), ' maximum-paths 16', 'exit-address-family']
+            : []),
+          ...(this.opts.routerExtraBgpLines ?? []),
+        ],
         neighbors: this.range().map((i) => ({
           address: nodeIp(i),
           asn: 'external' as const,
@@ -213,15 +223,52 @@ export class BgpLab {
     return Array.from({ length: this.opts.nodes }, (_, i) => i);
   }
 
+  /** The sidecar-style gobgpd of node i (external mode): its own process, API on a unix socket. */
+  private sidecars = new Map<number, ResultPromise>();
+
+  sidecarSocket(i: number): string {
+    return join(this.dir, `n${i}.api.sock`);
+  }
+
+  /** Start (or, after `killSidecar`, restart) node i's external gobgpd, as its container runtime would. */
+  async startSidecar(i: number): Promise<number> {
+    const sock = this.sidecarSocket(i);
+    rmSync(sock, { force: true });
+    const child = spawnDaemon([toolPath('gobgpd'), '--api-hosts', `unix://${sock}`, '--pprof-disable', '--log-plain'], {
+      netns: this.lab.ns(`n${i}`),
+      logFile: join(this.dir, `n${i}.sidecar.log`),
+    });
+    child.catch(() => undefined);
+    this.sidecars.set(i, child);
+    await waitFor(`n${i} sidecar gobgpd socket`, () => (existsSync(sock) ? true : undefined), { timeoutMs: 10_000, intervalMs: 20 });
+    return child.pid!;
+  }
+
+  /** kill -9 node i's external gobgpd; resolves once it is gone. */
+  async killSidecar(i: number): Promise<void> {
+    const child = this.sidecars.get(i);
+    if (!child) throw new Error(`n${i} has no sidecar gobgpd`);
+    child.kill('SIGKILL');
+    await child;
+  }
+
   private async startNode(i: number): Promise<void> {
     const name = `n${i}`;
     const ns = this.lab.ns(name);
-    const sock = join(this.dir, `${name}.grpc.sock`);
-    // The bridge lives (and dies) with the namespace: NetLab kills what runs inside it.
-    spawnDaemon(['socat', `UNIX-LISTEN:${sock},fork,unlink-early`, 'TCP:127.0.0.1:50051'], { netns: ns });
-    await waitFor(`${name} grpc bridge`, () => (existsSync(sock) ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });
+    const external = this.opts.gobgpd === 'external';
+    let target: string;
+    if (external) {
+      await this.startSidecar(i);
+      target = `unix://${this.sidecarSocket(i)}`;
+    } else {
+      const sock = join(this.dir, `${name}.grpc.sock`);
+      // The bridge lives (and dies) with the namespace: NetLab kills what runs inside it.
+      spawnDaemon(['socat', `UNIX-LISTEN:${sock},fork,unlink-early`, 'TCP:127.0.0.1:50051'], { netns: ns });
+      await waitFor(`${name} grpc bridge`, () => (existsSync(sock) ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });
+      target = `unix:${sock}`;
+    }
     const logger = (this.opts.logger ?? silentLogger()).child({ node: name });
-    const client = new GobgpClient({ target: `unix:${sock}`, protoDir: gobgpProtoDir(), callTimeoutMs: 60_000 });
+    const client = new GobgpClient({ target, protoDir: gobgpProtoDir(), callTimeoutMs: 60_000 });
     const peer: PeerConfig = {
       address: ROUTER_IP,
       asn: ROUTER_ASN,
@@ -230,27 +277,28 @@ export class BgpLab {
       ...(this.opts.holdTimeSeconds ? { holdTimeSeconds: this.opts.holdTimeSeconds, keepaliveSeconds: Math.max(1, Math.floor(this.opts.holdTimeSeconds / 3)) } : {}),
       ...(this.opts.bfd ? { bfd: this.opts.bfd } : {}),
     };
-    const speaker = new GobgpSpeaker({
-      client,
-      logger,
-      config: {
-        asn: nodeAsn(i),
-        nextHops: { IPv4: nodeIp(i), ...(this.opts.ipv6 ? { IPv6: nodeIp6(i) } : {}) },
-        peers: [peer],
-        exportCidrs: this.opts.exportCidrs ?? [POOL, ...(this.opts.ipv6 ? [POOL6] : [])],
-        ...(this.opts.linkBandwidth ? { linkBandwidth: this.opts.linkBandwidth } : {}),
-      },
-    });
+    const config: SpeakerConfig = {
+      asn: nodeAsn(i),
+      nextHops: { IPv4: nodeIp(i), ...(this.opts.ipv6 ? { IPv6: nodeIp6(i) } : {}) },
+      peers: [peer],
+      exportCidrs: this.opts.exportCidrs ?? [POOL, ...(this.opts.ipv6 ? [POOL6] : [])],
+      ...(this.opts.linkBandwidth ? { linkBandwidth: this.opts.linkBandwidth } : {}),
+      ...this.opts.speaker?.(i),
+    };
+    const speaker = new GobgpSpeaker({ client, logger, config });
     const supervisor = new GobgpdSupervisor({
       speaker,
       client,
       logger,
-      gobgpd: { mode: 'child', binary: toolPath('gobgpd'), grpcPort: 50051, netns: ns, logFile: join(this.dir, `${name}.gobgpd.log`), target: `unix:${sock}` },
+      gobgpd: external
+        ? { mode: 'external', target }
+        : { mode: 'child', binary: toolPath('gobgpd'), grpcPort: 50051, netns: ns, logFile: join(this.dir, `${name}.gobgpd.log`), target },
       drainMs: this.opts.drainMs ?? 0,
       backoff: { initialMs: 100, maxMs: 2000 },
+      ...(this.opts.metrics ? { metrics: this.opts.metrics(i) } : {}),
     });
     await supervisor.start();
-    this.nodes.push({ index: i, name, address: nodeIp(i), asn: nodeAsn(i), client, speaker, supervisor });
+    this.nodes.push({ index: i, name, address: nodeIp(i), asn: nodeAsn(i), client, speaker, supervisor, config });
   }
 
   /** Wait until every node's session to the router is established. */
@@ -303,6 +351,7 @@ export class BgpLab {
 
   async destroy(): Promise<void> {
     for (const n of this.nodes) await n.supervisor.kill().catch(() => undefined);
+    for (const c of this.sidecars.values()) c.kill('SIGKILL');
     await this.frr?.stop();
     await this.bird?.stop();
     await this.lab.destroy();
