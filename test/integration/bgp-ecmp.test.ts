@@ -122,7 +122,7 @@ test('bgp/frr: a VIP outside the pools never reaches the router; new pools apply
   await l.waitNexthops(VIP, 0);
 });
 
-test('bgp/frr: stop → the router sees GRACEFUL_SHUTDOWN (65535:0) before the withdrawal', { skip }, async (t) => {
+test('bgp/frr: stop → the router sees GRACEFUL_SHUTDOWN (65535:0), and lowers the path, before the withdrawal', { skip }, async (t) => {
   const l = await BgpLab.create({ tag: 'bgpgshut', nodes: 1, router: 'frr', drainMs: 1500 });
   t.after(() => l.destroy());
   await l.waitEstablished();
@@ -130,12 +130,13 @@ test('bgp/frr: stop → the router sees GRACEFUL_SHUTDOWN (65535:0) before the w
   await l.waitNexthops(VIP, 1);
 
   const frr = l.frr!;
-  const seen: { at: number; gshut: boolean; present: boolean }[] = [];
+  const before = (await frr.bgpPaths(VIP))[0];
+  const seen: { at: number; gshut: boolean; present: boolean; localPref?: number | undefined }[] = [];
   let polling = true;
   const poller = (async () => {
     while (polling) {
       const paths = await frr.bgpPaths(VIP).catch(() => undefined);
-      if (paths) seen.push({ at: Date.now(), present: paths.length > 0, gshut: paths.some((p) => p.communities.includes('graceful-shutdown')) });
+      if (paths) seen.push({ at: Date.now(), present: paths.length > 0, gshut: paths.some((p) => p.communities.includes('graceful-shutdown')), localPref: paths[0]?.localPref });
       await new Promise((res) => setTimeout(res, 20));
     }
   })();
@@ -148,4 +149,8 @@ test('bgp/frr: stop → the router sees GRACEFUL_SHUTDOWN (65535:0) before the w
   assert.ok(firstGshut >= 0, 'the router saw the graceful-shutdown community');
   assert.ok(firstGshut < firstGone, 'graceful-shutdown arrived before the withdrawal');
   assert.ok(seen.slice(0, firstGshut).every((s) => s.present), 'the route stayed until after the drain');
+  // eBGP carries no LOCAL_PREF; the lowered preference is the router's answer to the
+  // community (FRR sets local-pref 0 on receipt, RFC 8326 section 4.3).
+  assert.notEqual(before?.localPref, 0, 'not lowered before the drain');
+  assert.equal(seen[firstGshut]?.localPref, 0, 'lowered at the router during the drain');
 });
