@@ -43,7 +43,7 @@ export interface PeerStatus {
 
 export interface BgpMetricsSink {
   bgpSessionChanges: { inc(labels: { peer: string; state: string }): void };
-  bgpSessionUp: { set(labels: { peer: string }, v: number): void };
+  bgpSessionUp: { set(labels: { peer: string }, v: number): void; remove(labels: { peer: string }): void };
 }
 
 export interface GobgpdSupervisorDeps {
@@ -98,9 +98,22 @@ export class GobgpdSupervisor {
     return this.restartCount;
   }
 
-  /** Peer states as last reported by WatchEvent. */
+  /**
+   * Peer states as last reported by WatchEvent, for the peers the speaker configures now: a
+   * removed peer (or one that gobgpd holds for someone else) leaves status and the session gauge.
+   */
   peers(): PeerStatus[] {
+    this.pruneRemovedPeers();
     return [...this.peerStates.values()].sort((a, b) => (a.address < b.address ? -1 : 1));
+  }
+
+  private pruneRemovedPeers(): void {
+    const configured = new Set(this.d.speaker.peerAddresses());
+    for (const addr of [...this.peerStates.keys()]) {
+      if (configured.has(addr)) continue;
+      this.peerStates.delete(addr);
+      this.d.metrics?.bgpSessionUp.remove({ peer: addr });
+    }
   }
 
   /** Spawn (or reach) gobgpd, apply everything, start watching. */
@@ -149,6 +162,8 @@ export class GobgpdSupervisor {
   private onPeerEvent(ev: PeerEvent): void {
     const st = ev.peer?.state;
     if (!st?.neighbor_address) return;
+    this.pruneRemovedPeers();
+    if (!this.d.speaker.peerAddresses().includes(st.neighbor_address)) return;
     const state = st.session_state.replace('SESSION_STATE_', '').toLowerCase();
     const prev = this.peerStates.get(st.neighbor_address);
     const bfd = st.bfd_state?.session_state?.replace('BFD_SESSION_STATE_', '').toLowerCase();

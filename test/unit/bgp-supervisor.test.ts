@@ -41,6 +41,7 @@ function setup(mode: 'child' | 'external' = 'child', backoff = { initialMs: 1, m
   });
   const { spawn, children } = fakeSpawner(fake);
   const changes: string[] = [];
+  const up = new Map<string, number>();
   const sup = new GobgpdSupervisor({
     speaker,
     client: fake,
@@ -48,9 +49,12 @@ function setup(mode: 'child' | 'external' = 'child', backoff = { initialMs: 1, m
     gobgpd: mode === 'child' ? { mode: 'child', binary: '/x/gobgpd', grpcPort: 50099 } : { mode: 'external', target: '127.0.0.1:50051' },
     spawn,
     backoff,
-    metrics: { bgpSessionChanges: { inc: (l) => void changes.push(`${l.peer}=${l.state}`) }, bgpSessionUp: { set: () => undefined } },
+    metrics: {
+      bgpSessionChanges: { inc: (l) => void changes.push(`${l.peer}=${l.state}`) },
+      bgpSessionUp: { set: (l, v) => void up.set(l.peer, v), remove: (l) => void up.delete(l.peer) },
+    },
   });
-  return { fake, speaker, sup, children, changes };
+  return { fake, speaker, sup, children, changes, up };
 }
 
 test('supervisor: spawns gobgpd with gRPC on 127.0.0.1 only and applies everything', async () => {
@@ -100,6 +104,22 @@ test('supervisor: WatchEvent peer states are kept and counted', async () => {
   ev('SESSION_STATE_ESTABLISHED');
   assert.deepEqual(sup.peers().map((p) => [p.address, p.state, p.bfd]), [['10.0.0.1', 'established', 'up']]);
   assert.deepEqual(changes, ['10.0.0.1=active', '10.0.0.1=established']);
+  await sup.kill();
+});
+
+test('supervisor: a removed peer leaves status and the session gauge; peers not ours are not shown', async () => {
+  const { fake, speaker, sup, up } = setup();
+  await sup.start();
+  const ev = (addr: string) =>
+    fake.emit({ type: 'TYPE_STATE', peer: { conf: { neighbor_address: addr, peer_asn: 65000 }, state: { neighbor_address: addr, peer_asn: 65000, session_state: 'SESSION_STATE_ESTABLISHED', admin_state: 'ADMIN_STATE_UP' } } });
+  ev('10.0.0.1');
+  ev('10.9.9.9'); // a peer gobgpd holds that the speaker does not configure
+  assert.deepEqual(sup.peers().map((p) => p.address), ['10.0.0.1']);
+  assert.deepEqual([...up.entries()], [['10.0.0.1', 1]]);
+  await speaker.reconfigure({ asn: 65011, nextHops: { IPv4: '10.0.0.11' }, peers: [{ address: '10.0.0.2', asn: 65000 }], exportCidrs: ['10.100.0.0/16'] });
+  ev('10.0.0.2');
+  assert.deepEqual(sup.peers().map((p) => p.address), ['10.0.0.2']);
+  assert.deepEqual([...up.entries()], [['10.0.0.2', 1]]);
   await sup.kill();
 });
 
