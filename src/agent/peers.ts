@@ -8,9 +8,8 @@ import { CoreV1Api, type KubeConfig, type V1LabelSelector, type V1Node } from '@
 import type { Logger } from 'pino';
 import type { Config, StaticPeer } from '../config/config.js';
 import type { PeerConfig, SpeakerConfig } from '../bgp/config.js';
-import type { IpFamily } from '../model/types.js';
 import { matchesLabelSelector } from '../desired/node-eligibility.js';
-import { parseAsn, parseIp } from '../config/parse.js';
+import { DEFAULT_GR_RESTART_SECONDS, parseAsn, parseIp, parsePeerFamilies } from '../config/parse.js';
 import { weightedEcmpHook } from '../bgp/link-bandwidth.js';
 
 export const ANNOTATION_NODE_ASN = 'bgpvs.io/asn';
@@ -43,15 +42,8 @@ export interface BGPPeerObject {
   status?: { conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string; observedGeneration?: number }[] };
 }
 
-/**
- * A peer from config or from a BGPPeer object (`source` says which, for logs and status).
- * Graceful restart and address families come from BGPPeer objects only (not --bgp.peers yet).
- */
-export type PeerSource = Omit<StaticPeer, 'nodeSelector'> & Pick<PeerConfig, 'gracefulRestart' | 'families'> & { nodeSelector?: V1LabelSelector; source?: string };
-
-/** gobgpd's default graceful-restart time when a BGPPeer enables it without one. */
-const DEFAULT_RESTART_TIME_SECONDS = 120;
-const FAMILIES: Record<string, IpFamily> = { 'ipv4-unicast': 'IPv4', 'ipv6-unicast': 'IPv6' };
+/** A peer from config or from a BGPPeer object (`source` says which, for logs and status). */
+export type PeerSource = Omit<StaticPeer, 'nodeSelector'> & { nodeSelector?: V1LabelSelector; source?: string };
 
 /**
  * A BGPPeer object → a peer, or why it cannot be used (the schema rejects most bad input at
@@ -81,12 +73,8 @@ export function peerFromObject(o: BGPPeerObject): { peer: PeerSource } | { probl
     if (s.ebgpMultihop !== undefined) peer.ebgpMultihop = s.ebgpMultihop;
     if (s.sourceAddress !== undefined) peer.sourceAddress = parseIp('spec.sourceAddress', s.sourceAddress);
     if (s.nodeSelector) peer.nodeSelector = s.nodeSelector;
-    if (s.gracefulRestart?.enabled) peer.gracefulRestart = { restartTimeSeconds: s.gracefulRestart.restartTimeSeconds ?? DEFAULT_RESTART_TIME_SECONDS };
-    if (s.families?.length) {
-      const bad = s.families.find((f) => !FAMILIES[f]);
-      if (bad !== undefined) return { problem: `spec.families: ${JSON.stringify(bad)} is not ipv4-unicast or ipv6-unicast` };
-      peer.families = [...new Set(s.families.map((f) => FAMILIES[f]!))];
-    }
+    if (s.gracefulRestart?.enabled) peer.gracefulRestart = { restartTimeSeconds: s.gracefulRestart.restartTimeSeconds ?? DEFAULT_GR_RESTART_SECONDS };
+    if (s.families?.length) peer.families = parsePeerFamilies('spec.families', s.families);
     return { peer };
   } catch (err) {
     return { problem: (err as Error).message };

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
-import type { ForwardingMethod, Scheduler } from '../model/types.js';
+import type { ForwardingMethod, IpFamily, Scheduler } from '../model/types.js';
 import type { CoexistMode } from '../coexist/detect.js';
-import { parseAsn, parseBool, parseCidr, parseDuration, parseEnum, parseHostPort, parseInt, parseIp } from './parse.js';
+import { DEFAULT_GR_RESTART_SECONDS, parseAsn, parseBool, parseCidr, parseDuration, parseEnum, parseHostPort, parseInt, parseIp, parsePeerFamilies } from './parse.js';
 
 export interface StaticPeer {
   address: string;
@@ -24,6 +24,9 @@ export interface StaticPeer {
   bfd?: { minRxMs: number; minTxMs: number; multiplier: number };
   ebgpMultihop?: number;
   sourceAddress?: string;
+  gracefulRestart?: { restartTimeSeconds: number };
+  /** Address families to negotiate; default: the families the node has a next hop for. */
+  families?: IpFamily[];
 }
 
 export interface Config {
@@ -291,7 +294,7 @@ function parsePeer(field: string, raw: unknown): StaticPeer {
   const p = raw as Raw;
   const s = (k: string) => (p[k] === undefined ? undefined : String(p[k]));
   for (const k of Object.keys(p)) {
-    if (!['address', 'asn', 'port', 'password', 'passwordSecret', 'nodeSelector', 'holdTime', 'keepalive', 'bfd', 'ebgpMultihop', 'sourceAddress'].includes(k)) {
+    if (!['address', 'asn', 'port', 'password', 'passwordSecret', 'nodeSelector', 'holdTime', 'keepalive', 'bfd', 'ebgpMultihop', 'sourceAddress', 'gracefulRestart', 'families'].includes(k)) {
       throw new ConfigError(`${field}.${k}`, 'unknown field');
     }
   }
@@ -322,6 +325,15 @@ function parsePeer(field: string, raw: unknown): StaticPeer {
   if (s('keepalive') !== undefined) peer.keepaliveSeconds = Math.round(parseDuration(`${field}.keepalive`, s('keepalive')!) / 1000);
   if (s('ebgpMultihop') !== undefined) peer.ebgpMultihop = parseInt(`${field}.ebgpMultihop`, s('ebgpMultihop')!, 1, 255);
   if (s('sourceAddress') !== undefined) peer.sourceAddress = parseIp(`${field}.sourceAddress`, s('sourceAddress')!);
+  if (p.families !== undefined) peer.families = parsePeerFamilies(`${field}.families`, p.families);
+  if (p.gracefulRestart !== undefined) {
+    const g = p.gracefulRestart;
+    if (g === true || g === 'true') peer.gracefulRestart = { restartTimeSeconds: DEFAULT_GR_RESTART_SECONDS };
+    else if (g && typeof g === 'object' && Object.keys(g).every((k) => k === 'restartTime')) {
+      const t = (g as Raw).restartTime;
+      peer.gracefulRestart = { restartTimeSeconds: t === undefined ? DEFAULT_GR_RESTART_SECONDS : Math.round(parseDuration(`${field}.gracefulRestart.restartTime`, String(t)) / 1000) };
+    } else if (!(g === false || g === 'false')) throw new ConfigError(`${field}.gracefulRestart`, 'must be true, false or {restartTime}');
+  }
   if (p.bfd !== undefined) {
     if (p.bfd === true || p.bfd === 'true') peer.bfd = { minRxMs: 300, minTxMs: 300, multiplier: 3 };
     else if (p.bfd && typeof p.bfd === 'object') {

@@ -1,6 +1,7 @@
 /** Typed parsers for config values. Each throws ConfigError naming the field. */
 import ipaddr from 'ipaddr.js';
 import { ConfigError } from '../errors.js';
+import type { IpFamily } from '../model/types.js';
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -76,3 +77,18 @@ export function parseHostPort(field: string, v: string): { host: string; port: n
   const host = parseIp(field, (m[1] ?? m[2])!);
   return { host, port: parseInt(field, m[3]!, 1, 65535) };
 }
+
+const PEER_FAMILIES: Record<string, IpFamily> = { 'ipv4-unicast': 'IPv4', 'ipv6-unicast': 'IPv6' };
+
+/** BGP address families as BGPPeer and --bgp.peers spell them: ipv4-unicast, ipv6-unicast. */
+export function parsePeerFamilies(field: string, v: unknown): IpFamily[] {
+  if (!Array.isArray(v) || v.length === 0) throw new ConfigError(field, 'must be a non-empty list of ipv4-unicast, ipv6-unicast');
+  return [...new Set(v.map((f: unknown, i) => {
+    const fam = PEER_FAMILIES[String(f)];
+    if (!fam) throw new ConfigError(`${field}[${i}]`, `${JSON.stringify(f)} is not ipv4-unicast or ipv6-unicast`);
+    return fam;
+  }))];
+}
+
+/** gobgpd's graceful-restart time when a peer enables it without one. */
+export const DEFAULT_GR_RESTART_SECONDS = 120;

@@ -106,5 +106,5 @@ test('BGPPeer objects: graceful restart and address families reach the rendered 
   const off = peerFromObject(obj('gr-off', { address: '10.0.0.4', asn: 64513, gracefulRestart: { enabled: false, restartTimeSeconds: 90 } }));
   assert.ok('peer' in off && off.peer.gracefulRestart === undefined && off.peer.families === undefined);
   const bad = peerFromObject(obj('bad-family', { address: '10.0.0.5', asn: 64513, families: ['l2vpn-evpn'] }));
-  assert.deepEqual(bad, { problem: 'spec.families: "l2vpn-evpn" is not ipv4-unicast or ipv6-unicast' });
+  assert.deepEqual(bad, { problem: 'spec.families[0]: "l2vpn-evpn" is not ipv4-unicast or ipv6-unicast' });
 });

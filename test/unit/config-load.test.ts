@@ -18,6 +18,12 @@ bgp:
       asn: 64512
       port: 1179
       sourceAddress: 10.0.0.111
+      gracefulRestart: {restartTime: 90s}
+      families: [ipv6-unicast]
+    - address: 10.0.0.3
+      asn: 64512
+      gracefulRestart: true
+      families: [ipv4-unicast, ipv6-unicast, ipv4-unicast]
   export-cidrs: [10.96.0.0/16]
 service:
   load-balancer-class: example.com/lb
@@ -46,7 +52,8 @@ test('config: file values, defaults, and flag > env > file precedence', () => {
   assert.equal(c.bgp.gracefulShutdownMs, 5000);
   assert.deepEqual(c.bgp.peers, [
     { address: '10.0.0.1', asn: 64512, port: 179, holdTimeSeconds: 9, bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 } },
-    { address: '10.0.0.2', asn: 64512, port: 1179, sourceAddress: '10.0.0.111' },
+    { address: '10.0.0.2', asn: 64512, port: 1179, sourceAddress: '10.0.0.111', gracefulRestart: { restartTimeSeconds: 90 }, families: ['IPv6'] },
+    { address: '10.0.0.3', asn: 64512, port: 179, gracefulRestart: { restartTimeSeconds: 120 }, families: ['IPv4', 'IPv6'] },
   ]);
   assert.deepEqual(c.bgp.exportCidrs, ['10.96.0.0/16']);
   assert.equal(c.service.loadBalancerClass, 'example.com/lb');
@@ -77,6 +84,9 @@ const bad: Array<[string, Parameters<typeof loadConfig>[0], RegExp]> = [
   ['unknown file field', { argv: ['--node-name=n', '--config=/x'], readFile: () => 'bgp:\n  asm: 1\n' }, /^\/x: bgp\.asm: unknown field/],
   ['bad nft cluster mode', { argv: ['--node-name=n', '--bgp.asn=1', '--nft.cluster-mode=tunnel'] }, /^--nft\.cluster-mode: must be one of dsr, masquerade/],
   ['bad dataplane', { argv: ['--node-name=n', '--bgp.asn=1', '--dataplane=ebpf'] }, /^--dataplane: must be one of auto, ipvs, nft/],
+  ['peer family unknown', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"families":["l2vpn-evpn"]}]'] }, /^--bgp\.peers\[0\]\.families\[0\]: "l2vpn-evpn" is not ipv4-unicast or ipv6-unicast/],
+  ['peer families empty', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"families":[]}]'] }, /^--bgp\.peers\[0\]\.families: must be a non-empty list/],
+  ['peer graceful restart malformed', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"gracefulRestart":{"time":"1s"}}]'] }, /^--bgp\.peers\[0\]\.gracefulRestart: must be true, false or \{restartTime\}/],
   ['export CIDR with host bits', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.export-cidrs=["10.0.0.1/24"]'] }, /export-cidrs\[0\]: host bits set/],
 ];
 for (const [name, src, re] of bad) {
