@@ -102,7 +102,7 @@ export class Agent {
         this.metrics.passDuration.observe({ reconciler: 'node', outcome }, ms / 1000);
       },
     });
-    this.http = new HttpEndpoints({ registry: this.metrics.registry, health: this.health, host: cfg.metrics.host, port: cfg.metrics.port });
+    this.http = new HttpEndpoints({ registry: this.metrics.registry, health: this.health, host: cfg.metrics.host, port: cfg.metrics.port, status: () => this.statusReport() });
   }
 
   /** The current IP pools (CIDRs and BGP attributes), from the IPPool objects once listed. */
@@ -260,6 +260,12 @@ export class Agent {
   status(): { desired: NodeDesiredState | undefined; peers: PeerStatus[] } {
     return { desired: this.reconciler.lastDesired, peers: this.supervisor?.peers() ?? [] };
   }
+
+  /** What GET /status answers. */
+  statusReport(): AgentStatusReport {
+    const { desired, peers } = this.status();
+    return statusReport(this.d.config.nodeName, desired, peers);
+  }
 }
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {
@@ -267,4 +273,24 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
   if (path) kc.loadFromFile(path);
   else kc.loadFromCluster();
   return kc;
+}
+
+/** GET /status: what an operator asks a node first — are my sessions up, what do I announce, why not my Service. */
+export interface AgentStatusReport {
+  node: string;
+  /** False until the first reconcile pass computed the node's desired state. */
+  synced: boolean;
+  peers: { address: string; asn: number; state: string; bfd?: string; since: string }[];
+  advertised: string[];
+  services: NodeDesiredState['decisions'];
+}
+
+export function statusReport(node: string, desired: NodeDesiredState | undefined, peers: readonly PeerStatus[]): AgentStatusReport {
+  return {
+    node,
+    synced: desired !== undefined,
+    peers: peers.map((p) => ({ address: p.address, asn: p.asn, state: p.state, ...(p.bfd ? { bfd: p.bfd } : {}), since: new Date(p.since).toISOString() })),
+    advertised: (desired?.advertisements ?? []).map((a) => a.prefix).sort(),
+    services: desired?.decisions ?? [],
+  };
 }

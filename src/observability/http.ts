@@ -1,4 +1,7 @@
-/** The agent's HTTP endpoints: /healthz (alive), /readyz (synced once, no stale loop), /metrics. */
+/**
+ * The agent's HTTP endpoints: /healthz (alive), /readyz (synced once, no stale loop), /metrics,
+ * and /status (JSON: BGP peers, what the node advertises, and why each Service is or is not).
+ */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -11,7 +14,7 @@ export interface HealthSource {
 
 export class HttpEndpoints {
   private server: Server | undefined;
-  constructor(private readonly o: { registry: Registry; health: HealthSource; host: string; port: number }) {}
+  constructor(private readonly o: { registry: Registry; health: HealthSource; host: string; port: number; status?: () => unknown }) {}
 
   async start(): Promise<number> {
     const server = createServer((req, res) => {
@@ -23,6 +26,17 @@ export class HttpEndpoints {
       if (path === '/healthz' || path === '/readyz') {
         const why = path === '/healthz' ? this.o.health.liveness() : this.o.health.readiness();
         reply(why ? 503 : 200, why ? `not ok: ${why}\n` : 'ok\n');
+        return;
+      }
+      if (path === '/status' && this.o.status) {
+        let body: string;
+        try {
+          body = `${JSON.stringify(this.o.status(), null, 1)}\n`;
+        } catch (err) {
+          reply(500, `${String(err)}\n`);
+          return;
+        }
+        reply(200, body, 'application/json');
         return;
       }
       if (path === '/metrics') {

@@ -79,11 +79,20 @@ it('a BGPPeer created, edited and deleted after start reaches gobgpd; one select
   assert.match(rejected.message ?? '', /localASN/);
   await waitFor('Accepted=True on tor-b', async () => ((await peers.accepted('tor-b'))?.status === 'True' ? true : undefined), { timeoutMs: 20_000, intervalMs: 100 });
   assert.equal((await node.peers())['10.0.0.4'], undefined, 'an object the agent cannot use reached gobgpd');
+  // GET /status shows the peers as gobgpd's WatchEvent reports them (no router answers here).
+  assert.deepEqual(
+    await waitFor('tor-b in /status', async () => {
+      const st = await node.status();
+      return st.peers.length === 2 ? st.peers.map((p) => [p.address, p.asn]) : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 100 }),
+    [['10.0.0.1', 64512], ['10.0.0.2', 64513]],
+  );
   await peers.setAsn('tor-b', 64600);
   await waitFor('BGPPeer tor-b edited in gobgpd', async () => ((await node.peers())['10.0.0.2'] === 64600 ? true : undefined), { timeoutMs: 20_000, intervalMs: 100 });
   await peers.delete('tor-b');
   await waitFor('BGPPeer tor-b removed from gobgpd', async () => ((await node.peers())['10.0.0.2'] === undefined ? true : undefined), { timeoutMs: 20_000, intervalMs: 100 });
   assert.deepEqual(await node.peers(), { '10.0.0.1': 64512 }, 'the config peer stays; the peer for other nodes never came');
+  assert.deepEqual((await node.status()).peers.map((p) => p.address), ['10.0.0.1'], 'a deleted BGPPeer leaves /status');
 });
 
 it('an IPPool created after start: a Service gets an IP from it and the node announces it', async () => {
@@ -95,4 +104,7 @@ it('an IPPool created after start: a Service gets an IP from it and the node ann
   await waitFor('node announces 198.51.100.0/32', async () => ((await node.paths())['198.51.100.0/32'] ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
   const vs = (await node.virtualServers()) as { vip?: string }[];
   assert.ok(vs.some((v) => v.vip === '198.51.100.0'), `nft has no virtual server for 198.51.100.0: ${JSON.stringify(vs)}`);
+  const st = await node.status();
+  assert.ok(st.synced && st.advertised.includes('198.51.100.0/32'), JSON.stringify(st));
+  assert.deepEqual(st.services.find((d) => d.service === 'live/web'), { service: 'live/web', ip: '198.51.100.0', advertised: true });
 });

@@ -7,7 +7,7 @@
  */
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Agent } from '../../src/agent/agent.js';
+import { Agent, type AgentStatusReport } from '../../src/agent/agent.js';
 import { modelPools } from '../../src/agent/pools.js';
 import { GobgpClient, FAMILY_IPV4 } from '../../src/bgp/gobgp-client.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -29,6 +29,8 @@ export interface NodeAgent {
   paths(): Promise<Record<string, string[]>>;
   /** gobgpd's configured peers: address → peer AS. */
   peers(): Promise<Record<string, number>>;
+  /** The agent's GET /status, over HTTP as an operator reads it. */
+  status(): Promise<AgentStatusReport>;
   stop(): Promise<void>;
 }
 
@@ -77,6 +79,7 @@ export async function startNodeAgent(api: KubeApi, admin: KubeConfig, o: { nodeN
         return out;
       },
       peers: async () => Object.fromEntries((await gobgp.listPeer()).map((p) => [p.conf.neighbor_address, p.conf.peer_asn])),
+      status: async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/status`)).json()) as AgentStatusReport,
       stop: async () => {
         gobgp.close();
         await agent.stop();
