@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { renderNft, type MaglevFn } from '../../src/dataplane/nft/render.js';
+import { fitBackends, renderNft, type MaglevFn } from '../../src/dataplane/nft/render.js';
+import type { VirtualServer } from '../../src/model/types.js';
 import { clusterDsrContext, nodeAddressesOf } from '../../src/dataplane/nft/cluster-dsr.js';
 import { fixtureCluster, fixtureDr, fixtureNode, fixtureVs } from './nft-fixtures.js';
 
@@ -143,4 +144,28 @@ test('cluster DSR context: the device holds this node\'s address; other nodes in
   const c = clusterDsrContext(ifaces, { name: 'node1', address: '10.0.0.11' }, nodes);
   assert.deepEqual(c, { device: 'eth1', nodes: new Map([['node2', '10.0.0.12'], ['node4', '10.0.0.14']]) });
   assert.equal(clusterDsrContext(ifaces, { name: 'node1', address: '10.0.0.99' }, nodes), undefined, 'this node\'s address on no interface: no DSR');
+});
+
+test('nft render: more backends than buckets — M of them serve, the same M whatever the order, and the pass goes on', () => {
+  const rs = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ address: `10.244.${(from + i) >> 8}.${(from + i) & 255}`, port: 80, weight: 1, nodeName: fixtureNode }));
+  const vs = (realServers: VirtualServer['realServers'], vip = '10.100.0.30'): VirtualServer => ({ vip, port: 80, protocol: 'TCP', family: 'IPv4', scheduler: 'mh', forwarding: 'nat', persistenceSeconds: 0, realServers } as unknown as VirtualServer);
+  const many = rs(40);
+  const r = renderNft({ virtualServers: [vs(many), vs(rs(3), '10.100.0.31')], nodeName: fixtureNode, buckets: 31 });
+  assert.deepEqual(r.skipped, []);
+  const [big, small] = r.fragments;
+  assert.equal(new Set(big!.buckets).size, 31, 'every bucket has its own backend: 31 of the 40 serve');
+  assert.match(big!.warning ?? '', /^tooManyBackends: 40 ready backends, the Maglev table has 31 buckets/);
+  assert.equal(small!.warning, undefined);
+  assert.equal(new Set(small!.buckets).size, 3, 'the other Service is programmed as usual');
+  // The choice does not depend on input order (every node must choose the same backends).
+  const serving = new Set(fitBackends(many, 31).serving.map((b) => b.address));
+  assert.deepEqual(new Set(fitBackends([...many].reverse(), 31).serving.map((b) => b.address)), serving);
+  // Stable: removing a backend that does not serve changes nothing; removing one that does brings in exactly one.
+  const idle = many.find((b) => !serving.has(b.address))!;
+  assert.deepEqual(new Set(fitBackends(many.filter((b) => b !== idle), 31).serving.map((b) => b.address)), serving);
+  const busy = many.find((b) => serving.has(b.address))!;
+  const after = new Set(fitBackends(many.filter((b) => b !== busy), 31).serving.map((b) => b.address));
+  assert.equal([...after].filter((a) => !serving.has(a)).length, 1);
+  assert.equal(after.size, 31);
+  assert.deepEqual(fitBackends(rs(31), 31), { serving: rs(31) });
 });

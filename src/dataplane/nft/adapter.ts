@@ -248,6 +248,7 @@ export class NftDataPlane implements DataPlane {
       if (!c || c.dr !== depends) {
         c = { dr: depends, result: renderFragment(vs, ctx) };
         this.cache.set(vs, c);
+        if (isFragment(c.result) && c.result.warning) this.log.warn({ vip: vs.vip, port: vs.port, protocol: vs.protocol, reason: c.result.warning }, 'virtual server programmed, but not every backend serves');
       }
       const r = c.result;
       if (!isFragment(r)) skipped.push(r);

@@ -37,6 +37,7 @@
  * `fwd`ing out of the same device. The netdev table exists when DR or Cluster DSR is on.
  */
 import ipaddr from 'ipaddr.js';
+import { stableHash32 } from '../../maglev/hash.js';
 import { buildMaglevTable } from '../../maglev/table.js';
 import type { Protocol, RealServer, VirtualServer } from '../../model/types.js';
 
@@ -125,6 +126,24 @@ export interface Fragment {
   text: string;
   /** Its Cluster DSR forwarding fragment (netdev `fwd4`), when some bucket goes to another on-link node. */
   forward?: Fragment;
+  /** Programmed, but not as asked (e.g. more backends than buckets): for the log. */
+  warning?: string;
+}
+
+/**
+ * Maglev fills M buckets, so at most M backends can serve one virtual server. Above that, the
+ * M whose `address:port` hash highest serve: the same choice on every node (Cluster DSR needs
+ * the nodes' tables to agree), and stable as other backends come and go. Order is kept.
+ */
+export function fitBackends<T extends { address: string; port: number }>(live: readonly T[], m: number): { serving: readonly T[]; warning?: string } {
+  if (live.length <= m) return { serving: live };
+  const id = (r: T) => `${r.address}:${r.port}`;
+  const ranked = [...live].sort((a, b) => stableHash32(id(b)) - stableHash32(id(a)) || (id(a) < id(b) ? -1 : 1));
+  const keep = new Set(ranked.slice(0, m));
+  return {
+    serving: live.filter((r) => keep.has(r)),
+    warning: `tooManyBackends: ${live.length} ready backends, the Maglev table has ${m} buckets (--nft.maglev-size); ${m} of them serve`,
+  };
 }
 
 /** A fragment's bucket elements: `key . bucket` → value. */
@@ -181,20 +200,22 @@ export function renderFragment(vs: VirtualServer, ctx: RenderContext): Fragment 
   const m = ctx.buckets ?? DEFAULT_BUCKETS;
   const mg = ctx.maglev ?? maglev;
   const f = vs.family === 'IPv6' ? '6' : '4';
-  const live = vs.realServers.filter((r) => r.weight > 0);
-  if (live.length === 0) return skip('noBackendWithWeight');
+  const weighted = vs.realServers.filter((r) => r.weight > 0);
+  if (weighted.length === 0) return skip('noBackendWithWeight');
   const key = `${vs.vip} . ${proto(vs.protocol)} . ${vs.port}`;
   const affinity = vs.persistenceSeconds > 0;
   if (vs.forwarding === 'dr') {
     const dr = ctx.dr;
     if (!dr) return skip('drWithoutDevice');
-    const withMac = live.filter((r) => dr.backendMacs.has(r.address));
-    if (withMac.length === 0) return skip('drNoBackendMac');
+    const withMacAll = weighted.filter((r) => dr.backendMacs.has(r.address));
+    if (withMacAll.length === 0) return skip('drNoBackendMac');
+    const { serving: withMac, warning } = fitBackends(withMacAll, m);
     const slots = mg(withMac.map((r) => ({ id: `${r.address}:${r.port}`, weight: r.weight })), m);
     const { buckets, text } = bucketElements(key, slots, withMac.map((r) => dr.backendMacs.get(r.address)!));
-    return { id: `netdev ${key}`, table: 'netdev', order: orderOf(vs), key, sets: [[`dr${affinity ? 'aff' : 'svc'}${f}`, key]], map: `drbe${f}`, buckets, text };
+    return { id: `netdev ${key}`, table: 'netdev', order: orderOf(vs), key, sets: [[`dr${affinity ? 'aff' : 'svc'}${f}`, key]], map: `drbe${f}`, buckets, text, ...(warning ? { warning } : {}) };
   }
   if (vs.forwarding !== 'nat') return skip(`forwarding ${vs.forwarding} not supported by nft`);
+  const { serving: live, warning } = fitBackends(weighted, m);
   const slots = mg(live.map((r) => ({ id: `${r.address}:${r.port}`, weight: r.weight })), m);
   const { buckets, text } = bucketElements(key, slots, live.map((r) => `${r.address} . ${r.port}`));
   const sets: [string, string][] = [[`${affinity ? 'aff' : 'svc'}${f}`, key]];
@@ -203,7 +224,7 @@ export function renderFragment(vs: VirtualServer, ctx: RenderContext): Fragment 
     sets.push([`masq${f}`, key]);
     for (const a of far) sets.push([`remote${f}`, a]);
   }
-  const fr: Fragment = { id: `inet ${key}`, table: 'inet', order: orderOf(vs), key, sets, map: `be${f}`, buckets, text };
+  const fr: Fragment = { id: `inet ${key}`, table: 'inet', order: orderOf(vs), key, sets, map: `be${f}`, buckets, text, ...(warning ? { warning } : {}) };
   const forward = forwardFragment(vs, ctx, key, affinity, slots, live);
   return forward ? { ...fr, forward } : fr;
 }
