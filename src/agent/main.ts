@@ -36,10 +36,10 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
   const late: { agent?: Agent } = {};
   const dataplane = createDataPlane(dp, {
     run, logger, nodeName: cfg.nodeName, poolCidrs: () => late.agent?.poolCidrs() ?? poolAttrs.flatMap((p) => p.cidrs), podNetns: cfg.podNetns,
-    nftClusterMode: cfg.nft.clusterMode, ...(cfg.nodeAddress ? { nodeAddress: cfg.nodeAddress } : {}),
+    nftClusterMode: cfg.nft.clusterMode, nftMaglevSize: cfg.nft.maglevSize, ...(cfg.nodeAddress ? { nodeAddress: cfg.nodeAddress } : {}),
     nodeAddresses: () => late.agent?.nodeAddresses() ?? new Map<string, string[]>(),
   });
-  logger.info({ dataplane: dp, requested: cfg.dataplane, ...(dp === 'ipvs' ? { podNetns: cfg.podNetns.kind } : { clusterMode: cfg.nft.clusterMode }) }, 'data plane chosen');
+  logger.info({ dataplane: dp, requested: cfg.dataplane, ...(dp === 'ipvs' ? { podNetns: cfg.podNetns.kind } : { clusterMode: cfg.nft.clusterMode, maglevSize: cfg.nft.maglevSize }) }, 'data plane chosen');
   const agent = new Agent({ config: cfg, logger, dataplane, pools: poolAttrs, kubeConfig: kc });
   late.agent = agent;
   const ipam = cfg.ipam.enabled

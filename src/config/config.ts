@@ -8,6 +8,8 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { ForwardingMethod, IpFamily, Scheduler } from '../model/types.js';
 import type { CoexistMode } from '../coexist/detect.js';
+import { isPrime } from '../maglev/table.js';
+import { DEFAULT_BUCKETS } from '../dataplane/nft/render.js';
 import { DEFAULT_GR_RESTART_SECONDS, parseAsn, parseBool, parseCidr, parseDuration, parseEnum, parseHostPort, parseInt, parseIp, parsePeerFamilies } from './parse.js';
 
 export interface StaticPeer {
@@ -45,6 +47,12 @@ export interface Config {
      * `masquerade` DNATs and SNATs here, kube-proxy style (also the fallback of `dsr`).
      */
     clusterMode: 'dsr' | 'masquerade';
+    /**
+     * Maglev buckets per virtual server (prime; the same on every node). Memory and nft load
+     * time grow with it; balance and the number of backends that can serve one Service (at most
+     * this many) too.
+     */
+    maglevSize: number;
   };
   /** How the IPVS data plane finds a local pod's network namespace for DSR. */
   podNetns: PodNetnsSource;
@@ -98,6 +106,7 @@ const FIELDS = {
   resync: 'resync',
   dataplane: 'dataplane',
   nftClusterMode: 'nft.cluster-mode',
+  nftMaglevSize: 'nft.maglev-size',
   podNetns: 'pod-netns',
   lbClass: 'service.load-balancer-class',
   classless: 'service.handle-classless',
@@ -241,7 +250,10 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
     metrics,
     resyncMs: str(FIELDS.resync, parseDuration, 300_000),
     dataplane: str(FIELDS.dataplane, (f, v) => parseEnum(f, v, ['auto', 'ipvs', 'nft'] as const), 'auto'),
-    nft: { clusterMode: str(FIELDS.nftClusterMode, (f, v) => parseEnum(f, v, ['dsr', 'masquerade'] as const), 'dsr') },
+    nft: {
+      clusterMode: str(FIELDS.nftClusterMode, (f, v) => parseEnum(f, v, ['dsr', 'masquerade'] as const), 'dsr'),
+      maglevSize: str(FIELDS.nftMaglevSize, parseMaglevSize, DEFAULT_BUCKETS),
+    },
     podNetns: str(FIELDS.podNetns, parsePodNetns, { kind: 'crictl' } as PodNetnsSource),
     service: {
       loadBalancerClass: str(FIELDS.lbClass, (_f, v) => v.trim(), 'bgpvs.io/bgpvs'),
@@ -346,6 +358,13 @@ function parsePeer(field: string, raw: unknown): StaticPeer {
     } else if (!(p.bfd === false || p.bfd === 'false')) throw new ConfigError(`${field}.bfd`, 'must be true, false or {minRx, minTx, multiplier}');
   }
   return peer;
+}
+
+/** Maglev needs a prime table size; 7 is the smallest useful, 65521 keeps nft maps sane. */
+function parseMaglevSize(field: string, v: string): number {
+  const n = parseInt(field, v, 7, 65521);
+  if (!isPrime(n)) throw new ConfigError(field, `must be a prime (e.g. 31, 61, 127, 251, 509, 1021): ${n}`);
+  return n;
 }
 
 function deepFreeze<T>(o: T): T {

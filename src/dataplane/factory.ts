@@ -20,6 +20,8 @@ export interface DataPlaneDeps {
   podNetns: PodNetnsSource;
   /** nft, Cluster policy: node-level DSR (default) or masquerade only. */
   nftClusterMode?: 'dsr' | 'masquerade';
+  /** nft: Maglev buckets per virtual server (default DEFAULT_BUCKETS). */
+  nftMaglevSize?: number;
   /** This node's address (nft Cluster DSR: the interface holding it is the uplink). */
   nodeAddress?: string;
   /** Every node's addresses, from the Node watch (nft Cluster DSR). */
@@ -42,7 +44,7 @@ export function createDataPlane(name: DataPlaneName, d: DataPlaneDeps): DataPlan
   if (name === 'nft') {
     const dsr = (d.nftClusterMode ?? 'dsr') === 'dsr' && d.nodeAddress && d.nodeAddresses;
     const clusterContext = dsr ? clusterContextResolver({ run: d.run, nodeName: d.nodeName, nodeAddress: d.nodeAddress!, nodeAddresses: d.nodeAddresses! }) : undefined;
-    return new NftDataPlane({ run: d.run, logger: d.logger, nodeName: d.nodeName, ...(clusterContext ? { clusterContext } : {}) });
+    return new NftDataPlane({ run: d.run, logger: d.logger, nodeName: d.nodeName, ...(d.nftMaglevSize ? { buckets: d.nftMaglevSize } : {}), ...(clusterContext ? { clusterContext } : {}) });
   }
   const podResolver = podResolverFor(d.podNetns, d.run);
   return new IpvsNodeDataPlane({ run: d.run, logger: d.logger, nodeName: d.nodeName, poolCidrs: d.poolCidrs, ...(podResolver ? { podResolver } : {}) });

@@ -66,6 +66,13 @@ test('config: an external gobgpd sidecar', () => {
   assert.deepEqual(c.bgp.gobgpd, { mode: 'external', host: '127.0.0.1', port: 50051 });
 });
 
+test('config: nft Maglev size, 251 unless a prime is given', () => {
+  assert.equal(loadConfig({ argv: ['--node-name=n', '--bgp.asn=1'] }).nft.maglevSize, 251);
+  assert.equal(loadConfig({ argv: ['--node-name=n', '--bgp.asn=1', '--nft.maglev-size=31'] }).nft.maglevSize, 31);
+  assert.throws(() => loadConfig({ argv: ['--node-name=n', '--bgp.asn=1', '--nft.maglev-size=100'] }), /^ConfigError: --nft\.maglev-size: must be a prime/);
+  assert.throws(() => loadConfig({ argv: ['--node-name=n', '--bgp.asn=1', '--nft.maglev-size=5'] }), /--nft\.maglev-size/);
+});
+
 test('config: nft Cluster mode is node-level DSR unless masquerade is asked for', () => {
   assert.equal(loadConfig({ argv: ['--node-name=n', '--bgp.asn=1'] }).nft.clusterMode, 'dsr');
   assert.equal(loadConfig({ argv: ['--node-name=n', '--bgp.asn=1', '--nft.cluster-mode=masquerade'] }).nft.clusterMode, 'masquerade');
