@@ -168,8 +168,34 @@ export interface WeightedSplit {
   /** Node A's share of the answered connections, in percent. */
   sharePct: number;
   connections: number;
-  /** Time taken by the connections alone. */
+  /** Time taken by the connections alone (the last, counted measurement). */
   connectMs: number;
+  /** Measurements thrown away because a BGP session of the router was reset while they ran. */
+  discarded: { sessionResets: Record<string, number>; answers: Record<string, number> }[];
+}
+
+/**
+ * Neighbour address → sessions the router has established with it so far (`show bgp
+ * neighbors json`'s connectionsEstablished): a change between two reads means the session
+ * was reset in between, and the node's routes were withdrawn for a while.
+ */
+export async function routerSessionCounts(l: RunningLab): Promise<Record<string, number>> {
+  const raw = await labRouter(l).vtysh('show bgp neighbors json');
+  const out: Record<string, number> = {};
+  for (const [addr, n] of Object.entries(JSON.parse(raw ?? '{}') as Record<string, { connectionsEstablished?: number }>)) {
+    if (typeof n?.connectionsEstablished === 'number') out[addr] = n.connectionsEstablished;
+  }
+  return out;
+}
+
+/** The sessions established between two reads of routerSessionCounts, by neighbour (only `of`, when given). */
+export function sessionResets(before: Record<string, number>, after: Record<string, number>, of?: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [addr, n] of Object.entries(after)) {
+    if (of && !of.includes(addr)) continue;
+    if (n !== (before[addr] ?? 0)) out[addr] = n - (before[addr] ?? 0);
+  }
+  return out;
 }
 
 /**
@@ -197,23 +223,40 @@ export async function measureWeightedSplit(l: RunningLab, o: WeightedSplitOption
   const want = podsA / podsB;
   const w = await waitWeights(l, vip, `${podsA}:${podsB}`, (x) => x[addrA] !== undefined && x[addrB] !== undefined && Math.abs(x[addrA]! / x[addrB]! - want) < 0.1 * want);
   await waitReachable(l, vip, port);
-  const started = Date.now();
-  const raw = await connectMany(l, vip, port, connections, { concurrency: o.concurrency ?? 1, retries: 2 });
-  const connectMs = Date.now() - started;
-  const answers = answersByNode(raw.answers, (pod) => l.cluster.pods.get(pod)?.node);
-  const answered = (answers[nodeA] ?? 0) + (answers[nodeB] ?? 0);
-  return {
-    service,
-    vip,
-    pods: { a, b },
-    weights: { [nodeA]: w[addrA]!, [nodeB]: w[addrB]! },
-    answers,
-    sharePct: answered ? (100 * (answers[nodeA] ?? 0)) / answered : 0,
-    connections,
-    retried: raw.retried,
-    connectMs,
-  };
+  // A measurement counts only if neither node's router session was reset while it ran: FRR 8.4 resets
+  // each node's first session once, seconds after it came up (README, known limits), and the
+  // node's routes are gone meanwhile, so its share would say nothing about the weights.
+  const discarded: WeightedSplit['discarded'] = [];
+  for (;;) {
+    const before = await routerSessionCounts(l);
+    const started = Date.now();
+    const raw = await connectMany(l, vip, port, connections, { concurrency: o.concurrency ?? 1, retries: 2 });
+    const connectMs = Date.now() - started;
+    const answers = answersByNode(raw.answers, (pod) => l.cluster.pods.get(pod)?.node);
+    const resets = sessionResets(before, await routerSessionCounts(l), [addrA, addrB]);
+    if (Object.keys(resets).length > 0 && discarded.length < MAX_DISCARDED) {
+      discarded.push({ sessionResets: resets, answers });
+      await waitWeights(l, vip, `${podsA}:${podsB} again`, (x) => x[addrA] !== undefined && x[addrB] !== undefined && Math.abs(x[addrA]! / x[addrB]! - want) < 0.1 * want);
+      continue;
+    }
+    const answered = (answers[nodeA] ?? 0) + (answers[nodeB] ?? 0);
+    return {
+      service,
+      vip,
+      pods: { a, b },
+      weights: { [nodeA]: w[addrA]!, [nodeB]: w[addrB]! },
+      answers,
+      sharePct: answered ? (100 * (answers[nodeA] ?? 0)) / answered : 0,
+      connections,
+      retried: raw.retried,
+      connectMs,
+      discarded,
+    };
+  }
 }
+
+/** Measurements measureWeightedSplit may throw away for a session reset before it counts one anyway. */
+const MAX_DISCARDED = 2;
 
 /** The lab benchmark's `weighted_split_pct`: node A's share (%, one decimal) in the 3:1 case. */
 export async function weightedSplitPct(l: RunningLab, o: WeightedSplitOptions = {}): Promise<number> {

@@ -36,6 +36,7 @@ test('e2e: weighted ECMP — 3:1 endpoints → 3:1 weights and a 75/25 split; sc
   // 1. 3 ready endpoints on node1, 1 on node2.
   const m = await measureWeightedSplit(l, { pool: 'weighted', podsA: 3, podsB: 1, connections: 400 });
   t.diagnostic(`3:1 — vip ${m.vip}, router weights ${JSON.stringify(m.weights)}, answers ${JSON.stringify(m.answers)} (${m.retried} retried), node1 ${m.sharePct.toFixed(1)} % (${m.connections} connections in ${m.connectMs} ms)`);
+  for (const d of m.discarded) t.diagnostic(`measurement discarded: router sessions reset while it ran ${JSON.stringify(d.sessionResets)}, answers ${JSON.stringify(d.answers)}`);
   assert.ok(m.vip.startsWith('10.200.0.'), `${m.vip} from the weighted pool`);
   const bw = Object.fromEntries((await router.bgpPaths(`${m.vip}/32`)).map((p) => [p.nexthop, p.linkBandwidth?.bytesPerSecond]));
   assert.deepEqual(bw, { [n1]: 375_000, [n2]: 125_000 }, 'link-bandwidth ∝ ready local endpoints');
