@@ -91,15 +91,15 @@ export class GobgpSpeaker {
     });
   }
 
-  /**
-   * A new config (peers or pools changed): global, policies, peers and paths brought to it
-   * like a resync. Later restarts of gobgpd resync to this config too.
-   */
   /** Addresses of the peers this speaker configures (status shows only these). */
   peerAddresses(): string[] {
     return this.cfg.peers.map((p) => p.address);
   }
 
+  /**
+   * A new config (peers or pools changed): global, policies, peers and paths brought to it
+   * like a resync. Later restarts of gobgpd resync to this config too.
+   */
   reconfigure(cfg: SpeakerConfig): Promise<PathSyncResult> {
     this.cfg = cfg;
     return this.resync();

@@ -107,13 +107,15 @@ export class GobgpdSupervisor {
     return [...this.peerStates.values()].sort((a, b) => (a.address < b.address ? -1 : 1));
   }
 
-  private pruneRemovedPeers(): void {
+  /** Drops the states of peers the speaker no longer configures; returns those it does. */
+  private pruneRemovedPeers(): Set<string> {
     const configured = new Set(this.d.speaker.peerAddresses());
     for (const addr of [...this.peerStates.keys()]) {
       if (configured.has(addr)) continue;
       this.peerStates.delete(addr);
       this.d.metrics?.bgpSessionUp.remove({ peer: addr });
     }
+    return configured;
   }
 
   /** Spawn (or reach) gobgpd, apply everything, start watching. */
@@ -162,8 +164,7 @@ export class GobgpdSupervisor {
   private onPeerEvent(ev: PeerEvent): void {
     const st = ev.peer?.state;
     if (!st?.neighbor_address) return;
-    this.pruneRemovedPeers();
-    if (!this.d.speaker.peerAddresses().includes(st.neighbor_address)) return;
+    if (!this.pruneRemovedPeers().has(st.neighbor_address)) return;
     const state = st.session_state.replace('SESSION_STATE_', '').toLowerCase();
     const prev = this.peerStates.get(st.neighbor_address);
     const bfd = st.bfd_state?.session_state?.replace('BFD_SESSION_STATE_', '').toLowerCase();

@@ -221,7 +221,8 @@ export async function measureWeightedSplit(l: RunningLab, o: WeightedSplitOption
   const [addrA, addrB] = [nodeAddress(l, nodeA), nodeAddress(l, nodeB)];
   await waitNexthops(l, vip, [addrA, addrB]);
   const want = podsA / podsB;
-  const w = await waitWeights(l, vip, `${podsA}:${podsB}`, (x) => x[addrA] !== undefined && x[addrB] !== undefined && Math.abs(x[addrA]! / x[addrB]! - want) < 0.1 * want);
+  const atRatio = (x: Record<string, number>) => x[addrA] !== undefined && x[addrB] !== undefined && Math.abs(x[addrA]! / x[addrB]! - want) < 0.1 * want;
+  const w = await waitWeights(l, vip, `${podsA}:${podsB}`, atRatio);
   await waitReachable(l, vip, port);
   // A measurement counts only if neither node's router session was reset while it ran: FRR 8.4 resets
   // each node's first session once, seconds after it came up (README, known limits), and the
@@ -236,7 +237,7 @@ export async function measureWeightedSplit(l: RunningLab, o: WeightedSplitOption
     const resets = sessionResets(before, await routerSessionCounts(l), [addrA, addrB]);
     if (Object.keys(resets).length > 0 && discarded.length < MAX_DISCARDED) {
       discarded.push({ sessionResets: resets, answers });
-      await waitWeights(l, vip, `${podsA}:${podsB} again`, (x) => x[addrA] !== undefined && x[addrB] !== undefined && Math.abs(x[addrA]! / x[addrB]! - want) < 0.1 * want);
+      await waitWeights(l, vip, `${podsA}:${podsB} again`, atRatio);
       continue;
     }
     const answered = (answers[nodeA] ?? 0) + (answers[nodeB] ?? 0);
