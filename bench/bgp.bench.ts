@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { BgpLab, ad, skipReason } from '../test/integration/bgp-lab.js';
+import { BgpLab, ad, skipReason } from '../test/rig/bgp-lab.js';
 import { waitFor } from '../src/util/wait.js';
 import type { Advertisement } from '../src/model/types.js';
 

@@ -9,7 +9,7 @@
  * Last line: one JSON object.
  */
 import { readFileSync } from 'node:fs';
-import { NetLab } from '../src/rig/netns.js';
+import { NetLab } from '../test/rig/netns.js';
 import { run } from '../src/exec/run.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { NftDataPlane } from '../src/dataplane/nft/adapter.js';

@@ -3,7 +3,7 @@
  * real servers applied by IpvsDataPlane.sync, then one endpoint change (test/vm/guest/ipvs-bench.ts).
  * Undefined, with the reason on stderr, where the VM cannot run.
  */
-import { KernelVm } from '../src/rig/kernel-vm.js';
+import { KernelVm } from '../test/rig/kernel-vm.js';
 
 export async function ipvsFigures(n: number): Promise<Record<string, number> | undefined> {
   const why = process.getuid?.() !== 0 ? 'needs root' : KernelVm.unavailableReason();

@@ -15,7 +15,7 @@ import { CoordinationV1Api, CoreV1Api, makeInformer, type V1Service } from '@kub
 import { run, spawnDaemon } from '../src/exec/run.js';
 import { pooledKubeConfig } from '../src/k8s/pooled-kube-config.js';
 import { waitFor } from '../src/util/wait.js';
-import { ensureNamespace, ipsOf, lbService, poolApi, startCluster } from '../test/integration/k8s-helpers.js';
+import { ensureNamespace, ipsOf, lbService, poolApi, startCluster } from '../test/rig/k8s-helpers.js';
 
 const N = Number(process.env.BENCH_SERVICES ?? 5_000);
 /** The agent's NODE_OPTIONS in daemonset/daemonset.yaml. */

@@ -21,13 +21,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLab, type RunningLab } from '../src/lab/run.js';
-import { connect, createLbService, createPool, DEMO_POOL_CIDR, labRouter, nodeAddress, routerNexthops, startAgents, waitForIp, waitNexthops, type LabAgent } from '../src/lab/agents.js';
-import { killAgent, killAgentsNow, startAgent, waitAgentReady, waitRouterSessions } from '../src/lab/agent-ops.js';
-import { HeldFlows } from '../src/lab/flows.js';
-import { startHoldResponder, type LabPod } from '../src/lab/pods.js';
-import { frrSkipReason } from '../src/rig/frr-router.js';
-import { weightedSplitPct } from '../src/lab/weighted.js';
+import { startLab, type RunningLab } from '../lab/run.js';
+import { connect, createLbService, createPool, DEMO_POOL_CIDR, labRouter, nodeAddress, routerNexthops, startAgents, waitForIp, waitNexthops, type LabAgent } from '../lab/agents.js';
+import { killAgent, killAgentsNow, startAgent, waitAgentReady, waitRouterSessions } from '../lab/agent-ops.js';
+import { HeldFlows } from '../lab/flows.js';
+import { startHoldResponder, type LabPod } from '../lab/pods.js';
+import { frrSkipReason } from '../test/rig/frr-router.js';
+import { weightedSplitPct } from '../lab/weighted.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { sleep, waitFor } from '../src/util/wait.js';
 

@@ -1,16 +1,13 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx when they are here (a checkout), else the compiled
-// CLI (the image ships dist/ only), so a stale dist/ never shadows the sources.
+// The agent's CLI, compiled: `npm run build` (tsconfig.build.json) turns src/ into dist/.
+// In a checkout the tests and the lab build it first; the image ships dist/ only.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'src', 'cli.ts');
-if (existsSync(source)) {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(pathToFileURL(source).href);
-} else {
-  await import(pathToFileURL(join(root, 'dist', 'src', 'cli.js')).href);
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
+if (!existsSync(cli)) {
+  console.error(`bgpvs: ${cli} not found; run: npm run build`);
+  process.exit(1);
 }
+await import(pathToFileURL(cli).href);

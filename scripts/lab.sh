@@ -4,8 +4,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 case "${1:-up}" in
-  up) bash scripts/setup.sh; node bin/bgpvs.js lab up ;;
-  down) node bin/bgpvs.js lab down ;;
-  status) node bin/bgpvs.js lab status ;;
+  up) bash scripts/setup.sh; npm run --silent build; node --import tsx lab/main.ts up ;;
+  down) node --import tsx lab/main.ts down ;;
+  status) node --import tsx lab/main.ts status ;;
   *) echo "usage: scripts/lab.sh up|down|status"; exit 2 ;;
 esac

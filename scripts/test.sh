@@ -9,7 +9,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 tier=${1:-all}
 summary=$(mktemp)
-trap 'rm -f "$summary"' EXIT
+times=$(mktemp)
+trap 'rm -f "$summary" "$times"' EXIT
 status=0
 
 run_tier() {
@@ -22,6 +23,7 @@ run_tier() {
     return 0
   fi
   echo "== $name: ${#files[@]} files"
+  local t0=$SECONDS
   local out; out=$(mktemp)
   node --import tsx --test --test-concurrency="$conc" --test-reporter=spec "$@" "${files[@]}" 2>&1 | tee "$out"
   local rc=${PIPESTATUS[0]}
@@ -36,6 +38,7 @@ run_tier() {
     printf '%s %s\n' "$k" "$(sed -n "s/^ℹ $k \([0-9]*\)$/\1/p" "$out" | tail -n1)" >> "$summary"
   done
   rm -f "$out"
+  printf '%s %ss\n' "$name" "$((SECONDS - t0))" >> "$times"
   [ "$rc" = 0 ] || { echo "== $name: FAILED (exit $rc)"; status=1; }
 }
 
@@ -43,6 +46,10 @@ if [ "$tier" = all ] || [ "${BGPVS_SKIP_SETUP:-}" != 1 ]; then
   bash scripts/setup.sh || { echo "setup failed"; exit 1; }
 fi
 export BGPVS_CACHE=${BGPVS_CACHE:-$HOME/.cache/bgpvs}
+# The tests and the lab start the agent as users do: the compiled CLI (bin/bgpvs.js → dist/).
+echo "== build (src/ → dist/)"
+rm -rf dist
+npx tsc -p tsconfig.build.json || { echo "build failed"; exit 1; }
 
 case "$tier" in
   all)
@@ -58,6 +65,7 @@ case "$tier" in
   *) echo "unknown tier: $tier"; exit 2 ;;
 esac
 
+echo "== time per tier: $(tr '\n' ' ' < "$times")(total ${SECONDS}s)"
 p=$(awk '$1=="pass"{s+=$2} END{print s+0}' "$summary")
 f=$(awk '$1=="fail"{s+=$2} END{print s+0}' "$summary")
 s=$(awk '$1=="skipped"{s+=$2} END{print s+0}' "$summary")

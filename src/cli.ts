@@ -1,5 +1,6 @@
 /**
- * `bgpvs agent | status | lab ...` — argument dispatch only; each command lives in its module.
+ * `bgpvs agent | version` — argument dispatch only; each command lives in its module.
+ * (The lab is not part of the agent: `npm run lab`, lab/main.ts.)
  */
 const [cmd] = process.argv.slice(2);
 
@@ -8,15 +9,11 @@ async function main(): Promise<number> {
     case undefined:
     case 'help':
     case '--help':
-      console.log('usage: bgpvs <agent|lab|version>');
+      console.log('usage: bgpvs <agent|version>');
       return 0;
     case 'agent': {
       const { agentCommand } = await import('./agent/main.js');
       return agentCommand(process.argv.slice(3));
-    }
-    case 'lab': {
-      const { labCommand } = await import('./lab/cli.js');
-      return labCommand(process.argv.slice(3));
     }
     case 'version': {
       const { versions } = await import('./paths.js');

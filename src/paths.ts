@@ -1,7 +1,8 @@
 /**
- * Where the pinned real components live (the agent needs gobgpd and GoBGP's protos from here;
- * the test rig needs all of them): scripts/setup.sh builds them into the cache
- * ($BGPVS_CACHE, default ~/.cache/bgpvs) under names taken from versions.env.
+ * Where the agent finds gobgpd, gobgp and GoBGP's protos. The image sets BGPVS_GOBGPD,
+ * BGPVS_GOBGP and BGPVS_PROTO_DIR; in a checkout, scripts/setup.sh builds them into the cache
+ * ($BGPVS_CACHE, default ~/.cache/bgpvs) under names taken from versions.env. The test rig's
+ * own tools (kube-apiserver, etcd, the VM's kernel) are found by test/rig/paths.ts.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -44,32 +45,28 @@ export function versions(): Versions {
   return cached;
 }
 
-export type Tool = 'kube-apiserver' | 'etcd' | 'gobgpd' | 'gobgp';
-
 /**
- * Absolute path of a pinned, cached binary; throws with the fix if setup has not run.
- * `BGPVS_GOBGPD`, `BGPVS_GOBGP`, ... override it (the container image sets them).
+ * Absolute path of a pinned binary in the setup cache (`<cache>/bin/NAME-VERSION`), unless
+ * `BGPVS_<NAME>` names it (the container image sets those); throws with the fix if setup has
+ * not run.
  */
-export function toolPath(tool: Tool): string {
-  const override = process.env[`BGPVS_${tool.replace('-', '_').toUpperCase()}`];
+export function cachedBinary(tool: string, version: string): string {
+  const override = process.env[`BGPVS_${tool.replace(/-/g, '_').toUpperCase()}`];
   if (override) return override;
-  const v = versions();
-  const version = tool === 'kube-apiserver' ? v.KUBERNETES_VERSION : tool === 'etcd' ? v.ETCD_VERSION : v.GOBGP_VERSION;
   const p = join(cacheDir(), 'bin', `${tool}-${version}`);
   if (!existsSync(p)) throw new BgpvsError(`${tool} ${version} not found at ${p}: run scripts/setup.sh`);
   return p;
+}
+
+/** gobgpd or gobgp at the pinned GoBGP version. */
+export function toolPath(tool: 'gobgpd' | 'gobgp'): string {
+  const override = process.env[`BGPVS_${tool.toUpperCase()}`];
+  return override ?? cachedBinary(tool, versions().GOBGP_VERSION);
 }
 
 /** Include dir of GoBGP's .proto files of the pinned version: `<dir>/api/gobgp.proto`. */
 export function gobgpProtoDir(): string {
   const p = process.env.BGPVS_PROTO_DIR ?? join(cacheDir(), 'proto', `gobgp-${versions().GOBGP_VERSION}`);
   if (!existsSync(join(p, 'api', 'gobgp.proto'))) throw new BgpvsError(`GoBGP protos not found in ${p}: run scripts/setup.sh`);
-  return p;
-}
-
-/** Unpacked Debian kernel package for the IPVS VM. */
-export function kernelDir(): string {
-  const p = join(cacheDir(), 'kernel', 'current');
-  if (!existsSync(p)) throw new BgpvsError(`Debian kernel not unpacked at ${p}: run scripts/setup.sh kernel`);
   return p;
 }

@@ -23,7 +23,7 @@ import { AgentMetrics } from '../observability/metrics.js';
 import { Heartbeats } from '../reconcile/health.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
 import { NodeReconciler, type DataPlanePort } from './node-reconciler.js';
-import { ClusterWatch } from './watch.js';
+import { ClusterWatch } from '../k8s/informers.js';
 import { mergePeers, readPeerSecrets, resolveSpeakerConfig, speakerConfigFor, type PeerSource } from './peers.js';
 import { modelPools } from './pools.js';
 import { parsePools } from '../ipam/pools.js';

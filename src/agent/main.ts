@@ -6,7 +6,7 @@ import { loadConfig } from '../config/config.js';
 import { run } from '../exec/run.js';
 import { detectDataPlane } from '../dataplane/types.js';
 import { createDataPlane } from '../dataplane/factory.js';
-import { IpamController } from '../ipam/controller.js';
+import { IpamController } from './ipam-controller.js';
 import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, parsePools, type IPPoolObject } from '../ipam/pools.js';
 import { createLogger } from '../observability/logger.js';
 import { Agent, loadKubeConfig } from './agent.js';

@@ -8,7 +8,8 @@ import { CoreV1Api, type KubeConfig, type V1LabelSelector, type V1Node } from '@
 import type { Logger } from 'pino';
 import type { Config, StaticPeer } from '../config/config.js';
 import type { PeerConfig, SpeakerConfig } from '../bgp/config.js';
-import { matchesLabelSelector } from '../desired/node-eligibility.js';
+import { matchesLabelSelector } from '../model/selector.js';
+import type { BGPPeerObject } from '../model/bgp-peer.js';
 import { DEFAULT_GR_RESTART_SECONDS, parseAsn, parseIp, parsePeerFamilies } from '../config/parse.js';
 import { weightedEcmpHook } from '../bgp/link-bandwidth.js';
 
@@ -16,31 +17,6 @@ export const ANNOTATION_NODE_ASN = 'bgpvs.io/asn';
 export const ANNOTATION_NODE_ROUTER_ID = 'bgpvs.io/router-id';
 
 export const secretKey = (r: { namespace: string; name: string; key: string }) => `${r.namespace}/${r.name}#${r.key}`;
-
-export const BGPPEER_GROUP = 'bgpvs.io';
-export const BGPPEER_VERSION = 'v1alpha1';
-export const BGPPEER_PLURAL = 'bgppeers';
-
-/** A BGPPeer object as the API returns it (daemonset/crds/bgppeer.yaml). */
-export interface BGPPeerObject {
-  metadata?: { name?: string; generation?: number; resourceVersion?: string };
-  spec?: {
-    address?: string;
-    asn?: number;
-    localASN?: number;
-    port?: number;
-    passwordSecretRef?: { name?: string; namespace?: string; key?: string };
-    holdTimeSeconds?: number;
-    keepaliveSeconds?: number;
-    bfd?: { enabled?: boolean; minRxMs?: number; minTxMs?: number; multiplier?: number };
-    ebgpMultihop?: number;
-    sourceAddress?: string;
-    nodeSelector?: V1LabelSelector;
-    gracefulRestart?: { enabled?: boolean; restartTimeSeconds?: number };
-    families?: string[];
-  };
-  status?: { conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string; observedGeneration?: number }[] };
-}
 
 /** A peer from config or from a BGPPeer object (`source` says which, for logs and status). */
 export type PeerSource = Omit<StaticPeer, 'nodeSelector'> & { nodeSelector?: V1LabelSelector; source?: string };

@@ -6,7 +6,9 @@
  */
 import ipaddr from 'ipaddr.js';
 
-export type CoexistMode = 'dedicated' | 'via-local-speaker' | 'delegate';
+import type { CoexistMode } from '../config/config.js';
+
+export type { CoexistMode };
 
 export interface Findings {
   /** Addresses with a TCP listener on port 179 on this node (from /proc/net/tcp{,6}). */

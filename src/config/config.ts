@@ -7,11 +7,12 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { ForwardingMethod, IpFamily, Scheduler } from '../model/types.js';
-import type { CoexistMode } from '../coexist/detect.js';
-import { isPrime } from '../maglev/table.js';
-import { DEFAULT_BUCKETS } from '../dataplane/nft/render.js';
+import { DEFAULT_BUCKETS, isPrime } from '../maglev/table.js';
 import { DEFAULT_GR_RESTART_SECONDS, parseAsn, parseBool, parseCidr, parseDuration, parseEnum, parseHostPort, parseInt, parseIp, parsePeerFamilies } from './parse.js';
 
+
+/** How the agent shares BGP with a CNI's speaker (src/coexist/). */
+export type CoexistMode = 'dedicated' | 'via-local-speaker' | 'delegate';
 export interface StaticPeer {
   address: string;
   asn: number;

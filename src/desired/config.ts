@@ -5,7 +5,7 @@
 import type { V1LabelSelector } from '@kubernetes/client-node';
 import { ConfigError } from '../errors.js';
 import type { ForwardingMethod, Scheduler, SchedulerFlag } from '../model/types.js';
-import { parseCidrRange, type ParsedCidr } from './ip.js';
+import { parseCidrRange, type ParsedCidr } from '../model/ip.js';
 
 /** BGP attributes for the IPs of one pool. Pools will come from CRDs; a plain list for now. */
 export interface PoolAttributes {

@@ -4,7 +4,7 @@
  */
 import type { BgpCommunities, IpFamily, RealServer, ServiceDecision, SkipReason, VirtualServer } from '../model/types.js';
 import type { CompiledPool } from './config.js';
-import { cidrContains, hostPrefix } from './ip.js';
+import { cidrContains, hostPrefix } from '../model/ip.js';
 import { cmp, compareRealServers } from './order.js';
 import type { ServiceSkip, ServiceView, ViewBackend, ViewIp } from './service-view.js';
 

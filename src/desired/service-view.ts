@@ -7,7 +7,7 @@ import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import type { ForwardingMethod, IpFamily, Protocol, SkipReason } from '../model/types.js';
 import { parseServiceSettings, type ServiceSettings } from './annotations.js';
 import type { ModelConfig } from './config.js';
-import { canonicalIp, type CanonicalIp } from './ip.js';
+import { canonicalIp, type CanonicalIp } from '../model/ip.js';
 
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
 /** Kubernetes' default sessionAffinityConfig.clientIP.timeoutSeconds. */

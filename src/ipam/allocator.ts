@@ -12,7 +12,7 @@
  */
 import type { IpFamily } from '../model/types.js';
 import { bigIntToIp, ipToBigInt, isBuggyIp, poolSize, type Pool } from './pools.js';
-import { selectorMatches } from './selector.js';
+import { selectorMatches } from '../model/selector.js';
 import type { LbRequest, PortKey, RequestResult } from './service-request.js';
 
 export type FailureReason = 'poolExhausted' | 'requestedIPInUse' | 'requestedIPNotInPool' | 'invalidRequest' | 'noMatchingPool';

@@ -3,9 +3,9 @@
  * invalid. Pure: a bad pool skips only itself, with a reason for its status condition.
  */
 import ipaddr from 'ipaddr.js';
-import { canonicalIp, parseCidrRange } from '../desired/ip.js';
+import { canonicalIp, parseCidrRange } from '../model/ip.js';
 import type { IpFamily } from '../model/types.js';
-import type { LabelSelector } from './selector.js';
+import type { LabelSelector } from '../model/selector.js';
 
 export const IPPOOL_GROUP = 'bgpvs.io';
 export const IPPOOL_VERSION = 'v1alpha1';

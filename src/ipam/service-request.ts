@@ -3,7 +3,7 @@
  * ports), or why the allocator leaves it alone, or why its request is invalid. Pure.
  */
 import type { V1Service } from '@kubernetes/client-node';
-import { canonicalIp } from '../desired/ip.js';
+import { canonicalIp } from '../model/ip.js';
 import type { IpFamily, Protocol } from '../model/types.js';
 
 export const ANNOTATION_LB_IPS = 'bgpvs.io/loadBalancerIPs';

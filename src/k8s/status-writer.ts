@@ -6,7 +6,7 @@
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Service } from '@kubernetes/client-node';
 import type { IPPoolObject } from '../ipam/pools.js';
 import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION } from '../ipam/pools.js';
-import { BGPPEER_GROUP, BGPPEER_PLURAL, BGPPEER_VERSION, type BGPPeerObject } from '../agent/peers.js';
+import { BGPPEER_GROUP, BGPPEER_PLURAL, BGPPEER_VERSION, type BGPPeerObject } from '../model/bgp-peer.js';
 
 export interface StatusApi {
   /** Returns the stored object; throws ApiException (409 stale, 404 gone). */

@@ -38,6 +38,9 @@ export interface MaglevTable {
   slots: Int32Array;
 }
 
+/** Default buckets per virtual server in the nft data plane (prime; --nft.maglev-size). Small on purpose: see the bench notes. */
+export const DEFAULT_BUCKETS = 251;
+
 export function isPrime(n: number): boolean {
   if (!Number.isInteger(n) || n < 2) return false;
   if (n % 2 === 0) return n === 2;

@@ -16,11 +16,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { connect, createLbService, createPool, DEMO_POOL_CIDR, nodeAddress, routerNexthops, startAgents, waitForIp, waitNexthops, waitReachable, type LabAgent } from '../../src/lab/agents.js';
-import { killAgent, killAgentsNow, startAgent, waitAgentReady, waitRouterSessions } from '../../src/lab/agent-ops.js';
-import { HeldFlows } from '../../src/lab/flows.js';
-import { startHoldResponder } from '../../src/lab/pods.js';
-import { frrSkipReason } from '../../src/rig/frr-router.js';
+import { connect, createLbService, createPool, DEMO_POOL_CIDR, nodeAddress, routerNexthops, startAgents, waitForIp, waitNexthops, waitReachable, type LabAgent } from '../../lab/agents.js';
+import { killAgent, killAgentsNow, startAgent, waitAgentReady, waitRouterSessions } from '../../lab/agent-ops.js';
+import { HeldFlows } from '../../lab/flows.js';
+import { startHoldResponder } from '../../lab/pods.js';
+import { frrSkipReason } from '../rig/frr-router.js';
 import { processAlive } from '../../src/util/process.js';
 import { sleep } from '../../src/util/wait.js';
 import { labForTest } from './lab-fixture.js';

@@ -3,7 +3,7 @@ import type { TestContext } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLab, type RunningLab } from '../../src/lab/run.js';
+import { startLab, type RunningLab } from '../../lab/run.js';
 import { silentLogger } from '../../src/observability/logger.js';
 
 export async function labForTest(t: TestContext, tag: string): Promise<{ l: RunningLab; dir: string }> {

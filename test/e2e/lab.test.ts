@@ -9,8 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { connect, createLbService, createPool, DEMO_POOL_CIDR, startAgents, waitForIp, waitNexthops, waitReachable } from '../../src/lab/agents.js';
-import { frrSkipReason } from '../../src/rig/frr-router.js';
+import { connect, createLbService, createPool, DEMO_POOL_CIDR, startAgents, waitForIp, waitNexthops, waitReachable } from '../../lab/agents.js';
+import { frrSkipReason } from '../rig/frr-router.js';
 import { waitFor } from '../../src/util/wait.js';
 import { labForTest } from './lab-fixture.js';
 

@@ -6,8 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLbService, createPool, DEMO_POOL_CIDR, labRouter, nodeAddress, startAgents, waitForIp, waitNexthops } from '../../src/lab/agents.js';
-import { frrSkipReason } from '../../src/rig/frr-router.js';
+import { createLbService, createPool, DEMO_POOL_CIDR, labRouter, nodeAddress, startAgents, waitForIp, waitNexthops } from '../../lab/agents.js';
+import { frrSkipReason } from '../rig/frr-router.js';
 import { waitFor } from '../../src/util/wait.js';
 import { labForTest } from './lab-fixture.js';
 

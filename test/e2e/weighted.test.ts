@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLbService, createPool, labRouter, nodeAddress, startAgents, waitForIp, waitNexthops, waitReachable } from '../../src/lab/agents.js';
+import { createLbService, createPool, labRouter, nodeAddress, startAgents, waitForIp, waitNexthops, waitReachable } from '../../lab/agents.js';
 import {
   answersByNode,
   connectMany,
@@ -16,8 +16,8 @@ import {
   routerWeights,
   waitWeights,
   watchRoute,
-} from '../../src/lab/weighted.js';
-import { frrSkipReason } from '../../src/rig/frr-router.js';
+} from '../../lab/weighted.js';
+import { frrSkipReason } from '../rig/frr-router.js';
 import { sleep } from '../../src/util/wait.js';
 import { labForTest } from './lab-fixture.js';
 

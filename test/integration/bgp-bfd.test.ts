@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BgpLab, ad, nodeIp, skipReason } from './bgp-lab.js';
+import { BgpLab, ad, nodeIp, skipReason } from '../rig/bgp-lab.js';
 
 const skip = skipReason('frr');
 const VIP = '10.100.0.10/32';

@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BgpLab, ad, nodeIp, skipReason } from './bgp-lab.js';
+import { BgpLab, ad, nodeIp, skipReason } from '../rig/bgp-lab.js';
 import { weightedEcmpHook } from '../../src/bgp/link-bandwidth.js';
-import { kernelRoutes } from '../../src/rig/frr-router.js';
+import { kernelRoutes } from '../rig/frr-router.js';
 import { waitFor } from '../../src/util/wait.js';
 
 const skip = skipReason('bird');

@@ -1,7 +1,7 @@
 /** The ECMP test against BIRD 2 as the upstream router (`merge paths on` in its kernel protocol). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BgpLab, ad, nodeIp, skipReason } from './bgp-lab.js';
+import { BgpLab, ad, nodeIp, skipReason } from '../rig/bgp-lab.js';
 
 const skip = skipReason('bird');
 const VIP = '10.100.0.10/32';

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BgpLab, ROUTER_ASN, ROUTER_IP, ad, nodeIp, nodeIp6, skipReason } from './bgp-lab.js';
+import { BgpLab, ROUTER_ASN, ROUTER_IP, ad, nodeIp, nodeIp6, skipReason } from '../rig/bgp-lab.js';
 import { waitFor } from '../../src/util/wait.js';
 import { GobgpSpeaker } from '../../src/bgp/speaker.js';
 import { silentLogger } from '../../src/observability/logger.js';

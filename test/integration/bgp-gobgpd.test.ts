@@ -5,13 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BgpLab, ROUTER_ASN, ROUTER_IP, ad, nodeAsn, nodeIp, skipReason } from './bgp-lab.js';
+import { BgpLab, ROUTER_ASN, ROUTER_IP, ad, nodeAsn, nodeIp, skipReason } from '../rig/bgp-lab.js';
 import { waitFor } from '../../src/util/wait.js';
 import { FAMILY_IPV4, GobgpClient, type GobgpApi, type Peer } from '../../src/bgp/gobgp-client.js';
 import { GobgpSpeaker } from '../../src/bgp/speaker.js';
 import { GobgpdSupervisor } from '../../src/bgp/supervisor.js';
 import type { PeerConfig } from '../../src/bgp/config.js';
-import { gobgpProtoDir, toolPath } from '../../src/rig/paths.js';
+import { gobgpProtoDir, toolPath } from '../rig/paths.js';
 import { silentLogger } from '../../src/observability/logger.js';
 
 const skip = skipReason('frr');

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BgpLab, ad, nodeIp6, skipReason } from './bgp-lab.js';
+import { BgpLab, ad, nodeIp6, skipReason } from '../rig/bgp-lab.js';
 
 const skip = skipReason('frr');
 const VIP6 = 'fd00:100::10/128';

@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BgpLab, ad, nodeIp, skipReason } from './bgp-lab.js';
-import { kernelRoutes } from '../../src/rig/frr-router.js';
+import { BgpLab, ad, nodeIp, skipReason } from '../rig/bgp-lab.js';
+import { kernelRoutes } from '../rig/frr-router.js';
 import { waitFor } from '../../src/util/wait.js';
 
 const skip = skipReason('frr');

@@ -7,11 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BirdRouter, birdSkipReason, checkBirdConfig, renderBirdConfig } from '../../src/rig/bird-router.js';
-import { gateways } from '../../src/rig/parsers/ip-route-json.js';
+import { BirdRouter, birdSkipReason, checkBirdConfig, renderBirdConfig } from '../rig/bird-router.js';
+import { gateways } from '../rig/parsers/ip-route-json.js';
 import { sleep, waitFor } from '../../src/util/wait.js';
-import { GobgpdNode } from './gobgpd-node.js';
-import { ROUTER, VIP, capture, node, routerTestSkipReason, teardown, topology } from './router-fixture.js';
+import { GobgpdNode } from '../rig/gobgpd-node.js';
+import { ROUTER, VIP, capture, node, routerTestSkipReason, teardown, topology } from '../rig/router-fixture.js';
 
 const skip = routerTestSkipReason(birdSkipReason());
 

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiextensionsV1Api, type V1CustomResourceDefinition } from '@kubernetes/client-node';
-import { KubeApi } from '../../src/rig/kube-api.js';
+import { KubeApi } from '../rig/kube-api.js';
 import { checkCoexistence, cniBgpFromDiscovery, CoexistenceError, discoverCniResources } from '../../src/coexist/findings.js';
 import { waitFor } from '../../src/util/wait.js';
 import { CustomObjectsApi } from '@kubernetes/client-node';

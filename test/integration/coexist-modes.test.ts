@@ -12,19 +12,19 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { frrSkipReason, type FrrRouter } from '../../src/rig/frr-router.js';
-import { birdSkipReason } from '../../src/rig/bird-router.js';
+import { frrSkipReason, type FrrRouter } from '../rig/frr-router.js';
+import { birdSkipReason } from '../rig/bird-router.js';
 import { run } from '../../src/exec/run.js';
 import { sleep, waitFor } from '../../src/util/wait.js';
 import type { Advertisement } from '../../src/model/types.js';
-import { CoexistLab, cniBirdConfig, frrNodeSpeakerLines, routerBirdConfig, CNI_ASN, NODE, NODE_ALT, POD_CIDR, ROUTER, ROUTER_ASN, VIP } from './coexist-lab.js';
-import { CoexistCluster } from './coexist-k8s.js';
+import { CoexistLab, cniBirdConfig, frrNodeSpeakerLines, routerBirdConfig, CNI_ASN, NODE, NODE_ALT, POD_CIDR, ROUTER, ROUTER_ASN, VIP } from '../rig/coexist-lab.js';
+import { CoexistCluster } from '../rig/coexist-k8s.js';
 
 const skip = frrSkipReason() ?? birdSkipReason();
 const WATCH_MS = Number(process.env.COEXIST_WATCH_MS ?? 60_000);
 const VIP_RANGE = '10.100.0.0/24';
 const ad: Advertisement = { prefix: VIP, family: 'IPv4', services: ['d/w'], communities: [], largeCommunities: [], localReadyEndpoints: 1, weighted: false };
-const script = fileURLToPath(new URL('./coexist-check.ts', import.meta.url));
+const script = fileURLToPath(new URL('../rig/coexist-check.ts', import.meta.url));
 
 /** One BGP session as a router sees it: its state and a count that moves on any change. */
 interface SessionView {

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { KubeApi } from '../../src/rig/kube-api.js';
-import { applyObjects, readManifestDir, splitFoundations, waitCrdsEstablished } from '../../src/lab/apply.js';
-import { repoRoot } from '../../src/rig/paths.js';
+import { KubeApi } from '../rig/kube-api.js';
+import { applyObjects, readManifestDir, splitFoundations, waitCrdsEstablished } from '../../lab/apply.js';
+import { repoRoot } from '../rig/paths.js';
 
 const dir = join(repoRoot, 'daemonset');
 

@@ -9,17 +9,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NetLab } from '../../src/rig/netns.js';
-import { FrrRouter, checkFrrConfig, frrSkipReason, renderFrrConfig } from '../../src/rig/frr-router.js';
+import { NetLab } from '../rig/netns.js';
+import { FrrRouter, checkFrrConfig, frrSkipReason, renderFrrConfig } from '../rig/frr-router.js';
 import { processAlive } from '../../src/util/process.js';
-import { BirdRouter, birdSkipReason } from '../../src/rig/bird-router.js';
-import { gateways } from '../../src/rig/parsers/ip-route-json.js';
-import { gobgpProtoDir } from '../../src/rig/paths.js';
+import { BirdRouter, birdSkipReason } from '../rig/bird-router.js';
+import { gateways } from '../rig/parsers/ip-route-json.js';
+import { gobgpProtoDir } from '../rig/paths.js';
 import { GobgpClient } from '../../src/bgp/gobgp-client.js';
 import { toGobgpPath } from '../../src/bgp/paths.js';
 import { sleep, waitFor } from '../../src/util/wait.js';
-import { GobgpdNode } from './gobgpd-node.js';
-import { ROUTER, VIP, capture, node, routerTestSkipReason, teardown, topology } from './router-fixture.js';
+import { GobgpdNode } from '../rig/gobgpd-node.js';
+import { ROUTER, VIP, capture, node, routerTestSkipReason, teardown, topology } from '../rig/router-fixture.js';
 
 const skip = routerTestSkipReason(frrSkipReason());
 

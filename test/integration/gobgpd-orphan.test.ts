@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { toolPath } from '../../src/rig/paths.js';
+import { toolPath } from '../rig/paths.js';
 import { processAlive } from '../../src/util/process.js';
 import { waitFor } from '../../src/util/wait.js';
 

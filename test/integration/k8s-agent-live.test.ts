@@ -11,12 +11,12 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { IpamController } from '../../src/ipam/controller.js';
+import { IpamController } from '../../src/agent/ipam-controller.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import type { KubeApi } from '../../src/rig/kube-api.js';
+import type { KubeApi } from '../rig/kube-api.js';
 import { waitFor } from '../../src/util/wait.js';
-import { ensureNamespace, lbService, poolApi, startCluster, waitIps } from './k8s-helpers.js';
-import { localEndpoint, startNodeAgent, type NodeAgent } from './k8s-node-agent.js';
+import { ensureNamespace, lbService, poolApi, startCluster, waitIps } from '../rig/k8s-helpers.js';
+import { localEndpoint, startNodeAgent, type NodeAgent } from '../rig/k8s-node-agent.js';
 
 let api: KubeApi;
 let admin: KubeConfig;

@@ -21,12 +21,12 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { IpamController } from '../../src/ipam/controller.js';
+import { IpamController } from '../../src/agent/ipam-controller.js';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
-import type { KubeApi } from '../../src/rig/kube-api.js';
+import type { KubeApi } from '../rig/kube-api.js';
 import { sleep, waitFor } from '../../src/util/wait.js';
-import { ensureNamespace, ipsOf, lbService, poolApi, startCluster, waitIps } from './k8s-helpers.js';
-import { localEndpoint, startNodeAgent, type NodeAgent } from './k8s-node-agent.js';
+import { ensureNamespace, ipsOf, lbService, poolApi, startCluster, waitIps } from '../rig/k8s-helpers.js';
+import { localEndpoint, startNodeAgent, type NodeAgent } from '../rig/k8s-node-agent.js';
 
 let api: KubeApi;
 let admin: KubeConfig;

@@ -5,8 +5,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { KubeApi } from '../../src/rig/kube-api.js';
-import { startCluster } from './k8s-helpers.js';
+import type { KubeApi } from '../rig/kube-api.js';
+import { startCluster } from '../rig/k8s-helpers.js';
 
 let api: KubeApi;
 let admin: KubeConfig;

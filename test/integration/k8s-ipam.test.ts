@@ -5,11 +5,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { IpamController } from '../../src/ipam/controller.js';
+import { IpamController } from '../../src/agent/ipam-controller.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import type { KubeApi } from '../../src/rig/kube-api.js';
+import type { KubeApi } from '../rig/kube-api.js';
 import { waitFor } from '../../src/util/wait.js';
-import { ensureNamespace, eventsFor, ipsOf, lbService, poolApi, startCluster, waitIps } from './k8s-helpers.js';
+import { ensureNamespace, eventsFor, ipsOf, lbService, poolApi, startCluster, waitIps } from '../rig/k8s-helpers.js';
 
 let api: KubeApi;
 let admin: KubeConfig;

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { spawnDaemon } from '../../src/exec/run.js';
-import type { KubeApi } from '../../src/rig/kube-api.js';
+import type { KubeApi } from '../rig/kube-api.js';
 import { waitFor } from '../../src/util/wait.js';
-import { ensureNamespace, lbService, poolApi, startCluster, waitIps } from './k8s-helpers.js';
+import { ensureNamespace, lbService, poolApi, startCluster, waitIps } from '../rig/k8s-helpers.js';
 
 const leaseMs = 4_000;
 let api: KubeApi;

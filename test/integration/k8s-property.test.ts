@@ -13,13 +13,13 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CoreV1Api, type KubeConfig, type V1Service } from '@kubernetes/client-node';
 import { allocate } from '../../src/ipam/allocator.js';
-import { IpamController } from '../../src/ipam/controller.js';
+import { IpamController } from '../../src/agent/ipam-controller.js';
 import { parsePools } from '../../src/ipam/pools.js';
 import { serviceRequest } from '../../src/ipam/service-request.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import type { KubeApi } from '../../src/rig/kube-api.js';
+import type { KubeApi } from '../rig/kube-api.js';
 import { waitFor } from '../../src/util/wait.js';
-import { ensureNamespace, ipsOf, lbService, poolApi, startCluster } from './k8s-helpers.js';
+import { ensureNamespace, ipsOf, lbService, poolApi, startCluster } from '../rig/k8s-helpers.js';
 
 const cfg = { loadBalancerClass: 'bgpvs.io/bgpvs', handleClasslessServices: true };
 const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'];

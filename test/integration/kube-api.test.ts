@@ -17,7 +17,7 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import { spawnDaemon } from '../../src/exec/run.js';
-import { KubeApi, KubeApiError, cleanLeftovers, whoAmI } from '../../src/rig/kube-api.js';
+import { KubeApi, KubeApiError, cleanLeftovers, whoAmI } from '../rig/kube-api.js';
 import { sleep, waitFor } from '../../src/util/wait.js';
 
 const ns = 'smoke';
@@ -252,7 +252,7 @@ describe('KubeApi: failures and leftovers', () => {
       const report = join(root, 'owner.json');
       const script = `
         import { writeFileSync } from 'node:fs';
-        const { KubeApi } = await import(${JSON.stringify(new URL('../../src/rig/kube-api.ts', import.meta.url).href)});
+        const { KubeApi } = await import(${JSON.stringify(new URL('../rig/kube-api.ts', import.meta.url).href)});
         const api = await KubeApi.start({ dir: ${JSON.stringify(root)} });
         writeFileSync(${JSON.stringify(report)}, JSON.stringify({ dir: api.dir, pids: api.pids() }));
         setInterval(() => {}, 1000);`;

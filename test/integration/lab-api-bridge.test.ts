@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NetLab } from '../../src/rig/netns.js';
-import { KubeApi } from '../../src/rig/kube-api.js';
-import { ApiBridge } from '../../src/lab/api-bridge.js';
+import { NetLab } from '../rig/netns.js';
+import { KubeApi } from '../rig/kube-api.js';
+import { ApiBridge } from '../../lab/api-bridge.js';
 
 const root = process.getuid?.() === 0;
 

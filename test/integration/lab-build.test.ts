@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { NetLab } from '../../src/rig/netns.js';
-import { parseTopology } from '../../src/lab/topology.js';
-import { buildTopology } from '../../src/lab/build.js';
+import { NetLab } from '../rig/netns.js';
+import { parseTopology } from '../../lab/topology.js';
+import { buildTopology } from '../../lab/build.js';
 
 const root = process.getuid?.() === 0;
 
@@ -22,7 +22,7 @@ test('lab: the shipped topology builds with namespaces; client reaches every nod
 });
 
 test('lab: pods on per-node bridges reach each other across nodes; the responder names itself and the client', { skip: !root && 'needs root' }, async (t) => {
-  const { setupPodNetwork, addPod, startResponder } = await import('../../src/lab/pods.js');
+  const { setupPodNetwork, addPod, startResponder } = await import('../../lab/pods.js');
   const topo = parseTopology(readFileSync(new URL('../../lab/bgpvs.clab.yml', import.meta.url), 'utf8'));
   const lab = await NetLab.create('labpods');
   t.after(() => lab.destroy());

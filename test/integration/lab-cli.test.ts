@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/exec/run.js';
-import { presentNetns } from '../../src/rig/netns.js';
-import { repoRoot } from '../../src/rig/paths.js';
+import { presentNetns } from '../rig/netns.js';
+import { repoRoot } from '../rig/paths.js';
 
 const root = process.getuid?.() === 0;
 
@@ -13,7 +13,7 @@ test('lab CLI: `lab up` brings the topology, API server and router up in the bac
   const dir = mkdtempSync(join(tmpdir(), 'bgpvs-labcli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const env = { ...process.env, BGPVS_LAB_DIR: dir } as Record<string, string>;
-  const cli = (...args: string[]) => run([process.execPath, join(repoRoot, 'bin', 'bgpvs.js'), 'lab', ...args], { env, allowFailure: true, timeoutMs: 170_000 });
+  const cli = (...args: string[]) => run([process.execPath, '--import', 'tsx', join(repoRoot, 'lab', 'main.ts'), ...args], { cwd: repoRoot, env, allowFailure: true, timeoutMs: 170_000 });
   t.after(() => cli('down'));
   const up = await cli('up');
   assert.equal(up.exitCode, 0, up.stderr);

@@ -4,10 +4,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, DiscoveryV1Api } from '@kubernetes/client-node';
-import { NetLab } from '../../src/rig/netns.js';
-import { parseTopology } from '../../src/lab/topology.js';
-import { buildTopology } from '../../src/lab/build.js';
-import { LabCluster } from '../../src/lab/cluster.js';
+import { NetLab } from '../rig/netns.js';
+import { parseTopology } from '../../lab/topology.js';
+import { buildTopology } from '../../lab/build.js';
+import { LabCluster } from '../../lab/cluster.js';
 import { silentLogger } from '../../src/observability/logger.js';
 
 const root = process.getuid?.() === 0;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { NetLab, presentNetns, cleanLeftovers } from '../../src/rig/netns.js';
+import { NetLab, presentNetns, cleanLeftovers } from '../rig/netns.js';
 
 const root = process.getuid?.() === 0;
 
@@ -51,7 +51,7 @@ test('netns: processes inside are killed on destroy', { skip: !root && 'needs ro
 test('netns: leftovers of a dead owner are removed at the next create', { skip: !root && 'needs root' }, async () => {
   // A child process makes a namespace of its own and is killed before it can clean up.
   const script = `
-    const { NetLab } = await import(${JSON.stringify(new URL('../../src/rig/netns.ts', import.meta.url).href)});
+    const { NetLab } = await import(${JSON.stringify(new URL('../rig/netns.ts', import.meta.url).href)});
     const lab = await NetLab.create('orphan');
     await lab.addNs('z');
     console.log(lab.ns('z'));

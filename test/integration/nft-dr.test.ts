@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NetLab } from '../../src/rig/netns.js';
+import { NetLab } from '../rig/netns.js';
 import { run, spawnDaemon } from '../../src/exec/run.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { NftDataPlane } from '../../src/dataplane/nft/adapter.js';

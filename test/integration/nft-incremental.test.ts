@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NetLab } from '../../src/rig/netns.js';
+import { NetLab } from '../rig/netns.js';
 import { run } from '../../src/exec/run.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { NftDataPlane } from '../../src/dataplane/nft/adapter.js';

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import ipaddr from 'ipaddr.js';
 import assert from 'node:assert/strict';
-import { NetLab } from '../../src/rig/netns.js';
+import { NetLab } from '../rig/netns.js';
 import { run, spawnDaemon } from '../../src/exec/run.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { NftDataPlane } from '../../src/dataplane/nft/adapter.js';

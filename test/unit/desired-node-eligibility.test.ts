@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1LabelSelector } from '@kubernetes/client-node';
-import { matchesLabelSelector, nodeEligibility } from '../../src/desired/node-eligibility.js';
+import { nodeEligibility } from '../../src/desired/node-eligibility.js';
+import { matchesLabelSelector } from '../../src/model/selector.js';
 import { node } from './desired-fixtures.js';
 
 const labels = { role: 'edge', zone: 'a' };

@@ -18,7 +18,7 @@ import { parseIpvsadmSave } from '../../src/dataplane/ipvs/parse.js';
 import { IpvsNodeDataPlane } from '../../src/dataplane/ipvs/node-dataplane.js';
 import { ipvsVirtualServers, nodeDsrSysctls, parseRouteGetDev, planPodDsr, vipOwnership } from '../../src/dataplane/ipvs/node-plan.js';
 import { CrictlNetnsResolver, FileNetnsResolver, parseNetnsMap } from '../../src/dataplane/vip/pod-dsr.js';
-import { dataplaneArgs } from '../../src/lab/agents.js';
+import { dataplaneArgs } from '../../lab/agents.js';
 import type { ForwardingMethod, RealServer, VirtualServer } from '../../src/model/types.js';
 import { applyIpvsRestore } from './ipvs-fake.js';
 

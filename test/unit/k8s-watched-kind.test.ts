@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { KubeConfig, type KubernetesListObject, type V1Service } from '@kubernetes/client-node';
-import { WatchedKind } from '../../src/agent/watch.js';
+import { WatchedKind } from '../../src/k8s/informers.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { sleep, waitFor } from '../../src/util/wait.js';
 

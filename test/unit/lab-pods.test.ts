@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { endpointSliceFor, hostAddress } from '../../src/lab/pods.js';
+import { endpointSliceFor, hostAddress } from '../../lab/pods.js';
 import { BgpvsError } from '../../src/errors.js';
 
 test('lab pods: host addresses inside the pod CIDR, with carry; outside is refused', () => {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseTopology } from '../../src/lab/topology.js';
-import { labRouterConfig, labRouterConfigFile } from '../../src/lab/router-config.js';
+import { parseTopology } from '../../lab/topology.js';
+import { labRouterConfig, labRouterConfigFile } from '../../lab/router-config.js';
 
 const topo = parseTopology(readFileSync(new URL('../../lab/bgpvs.clab.yml', import.meta.url), 'utf8'));
 

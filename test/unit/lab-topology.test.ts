@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseTopology } from '../../src/lab/topology.js';
+import { parseTopology } from '../../lab/topology.js';
 import { ConfigError } from '../../src/errors.js';
 
 const shipped = readFileSync(new URL('../../lab/bgpvs.clab.yml', import.meta.url), 'utf8');

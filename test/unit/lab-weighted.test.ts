@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { answersByNode, sessionResets } from '../../src/lab/weighted.js';
+import { answersByNode, sessionResets } from '../../lab/weighted.js';
 
 test('lab weighted: answers ("pod clientIP" → n) count per node of the pod; unknown answers keep their key', () => {
   const node = (pod: string) => ({ node1p1: 'node1', node1p2: 'node1', node2p1: 'node2' })[pod];

@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseBirdBfdSessions, parseBirdProtocols, parseBirdRoutes } from '../../src/rig/parsers/bird-text.js';
-import { renderBirdConfig } from '../../src/rig/bird-router.js';
+import { parseBirdBfdSessions, parseBirdProtocols, parseBirdRoutes } from '../rig/parsers/bird-text.js';
+import { renderBirdConfig } from '../rig/bird-router.js';
 import { ConfigError } from '../../src/errors.js';
 
 const fx = (name: string) => readFileSync(new URL(`./fixtures/rig/${name}`, import.meta.url), 'utf8');

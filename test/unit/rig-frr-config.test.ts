@@ -1,7 +1,7 @@
 /** renderFrrConfig: the text FrrRouter hands to zebra/bgpd and bfdd (run for real in frr-router.test.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderFrrConfig } from '../../src/rig/frr-router.js';
+import { renderFrrConfig } from '../rig/frr-router.js';
 
 test('renderFrrConfig: ECMP router with BFD, timers, password, port', () => {
   const r = renderFrrConfig(

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseFrrBfdPeers, parseFrrBgpRoute, parseFrrBgpSummary, parseFrrIpRoute, parseFrrUpdateLog } from '../../src/rig/parsers/frr-json.js';
+import { parseFrrBfdPeers, parseFrrBgpRoute, parseFrrBgpSummary, parseFrrIpRoute, parseFrrUpdateLog } from '../rig/parsers/frr-json.js';
 import { BgpvsError } from '../../src/errors.js';
 
 const fx = (name: string): unknown => JSON.parse(readFileSync(new URL(`./fixtures/rig/${name}`, import.meta.url), 'utf8')) as unknown;

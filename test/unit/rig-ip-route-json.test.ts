@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { gateways, parseIpRouteJson } from '../../src/rig/parsers/ip-route-json.js';
+import { gateways, parseIpRouteJson } from '../rig/parsers/ip-route-json.js';
 import { BgpvsError } from '../../src/errors.js';
 
 const fx = (name: string) => readFileSync(new URL(`./fixtures/rig/${name}`, import.meta.url), 'utf8');

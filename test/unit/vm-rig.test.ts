@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { CpioArchive } from '../../src/rig/cpio.js';
-import { lookupModule, moduleName, parseModulesBuiltin, parseModulesDep, resolveModules } from '../../src/rig/modules-dep.js';
-import { renderCommandScript, shellQuote } from '../../src/rig/kernel-vm.js';
+import { CpioArchive } from '../rig/cpio.js';
+import { lookupModule, moduleName, parseModulesBuiltin, parseModulesDep, resolveModules } from '../rig/modules-dep.js';
+import { renderCommandScript, shellQuote } from '../rig/kernel-vm.js';
 
 interface CpioEntry {
   name: string;

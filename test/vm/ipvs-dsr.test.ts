@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KernelVm } from '../../src/rig/kernel-vm.js';
+import { KernelVm } from '../rig/kernel-vm.js';
 
 const unavailable = process.getuid?.() !== 0 ? 'needs root (qemu, network namespaces in the guest)' : KernelVm.unavailableReason();
 const skip = unavailable ? `IPVS VM test skipped: ${unavailable}` : false;

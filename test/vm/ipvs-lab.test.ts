@@ -11,9 +11,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KernelVm, VmCommandError, VmError } from '../../src/rig/kernel-vm.js';
-import { frrSkipReason } from '../../src/rig/frr-router.js';
-import { toolPath } from '../../src/rig/paths.js';
+import { KernelVm, VmCommandError, VmError } from '../rig/kernel-vm.js';
+import { frrSkipReason } from '../rig/frr-router.js';
+import { toolPath } from '../rig/paths.js';
 
 const unavailable =
   KernelVm.unavailableReason() ??

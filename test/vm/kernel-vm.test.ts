@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KernelVm, VmBootError, VmCommandError } from '../../src/rig/kernel-vm.js';
-import { DEFAULT_VM_MODULES, ensureInitramfs, findKernel } from '../../src/rig/initramfs.js';
+import { KernelVm, VmBootError, VmCommandError } from '../rig/kernel-vm.js';
+import { DEFAULT_VM_MODULES, ensureInitramfs, findKernel } from '../rig/initramfs.js';
 
 const unavailable = KernelVm.unavailableReason();
 const skip = unavailable ? `KernelVm smoke skipped: ${unavailable}` : false;

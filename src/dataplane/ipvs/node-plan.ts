@@ -3,7 +3,7 @@
  * are ours, how each real server is reached, and which local pods need the VIP for DSR.
  * No process, file or clock.
  */
-import { canonicalIp, cidrContains, parseCidrRange, type ParsedCidr } from '../../desired/ip.js';
+import { canonicalIp, cidrContains, parseCidrRange, type ParsedCidr } from '../../model/ip.js';
 import type { VirtualServer } from '../../model/types.js';
 import type { DesiredRealServer, VipOwnership } from './diff.js';
 

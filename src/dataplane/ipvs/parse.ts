@@ -3,7 +3,7 @@
  * `ipvsadm -Ln` (connection counts per real server, for draining). No process, no clock.
  */
 import { BgpvsError } from '../../errors.js';
-import { canonicalIp } from '../../desired/ip.js';
+import { canonicalIp } from '../../model/ip.js';
 import type { ForwardingMethod, Protocol, RealServer, Scheduler, SchedulerFlag, VirtualServer, VirtualServerKey } from '../../model/types.js';
 
 /** A real server as the kernel holds it: forwarding is per real server in IPVS. */

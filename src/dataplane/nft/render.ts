@@ -38,15 +38,14 @@
  */
 import ipaddr from 'ipaddr.js';
 import { stableHash32 } from '../../maglev/hash.js';
-import { buildMaglevTable } from '../../maglev/table.js';
+import { DEFAULT_BUCKETS, buildMaglevTable } from '../../maglev/table.js';
 import type { Protocol, RealServer, VirtualServer } from '../../model/types.js';
 
 export const NAT_TABLE = 'bgpvs';
 export const DR_TABLE = 'bgpvs_dr';
 /** Same on every node: part of the flow → backend contract. */
 export const HASH_SEED = 0xb9f5;
-/** Buckets per virtual server (prime). Small on purpose: see the bench notes. */
-export const DEFAULT_BUCKETS = 251;
+export { DEFAULT_BUCKETS };
 /**
  * Packet mark bit meaning "DNATed by bgpvs for a Cluster-policy virtual server": set in
  * prerouting, read and cleared in postrouting. Outside kube-proxy's 0x4000/0x8000,

@@ -1,5 +1,5 @@
 /** Pure: which VIP addresses to add to / remove from an interface, from `ip -j addr show` output. */
-import { canonicalIp } from '../../desired/ip.js';
+import { canonicalIp } from '../../model/ip.js';
 
 interface IpJsonAddr {
   ifname?: string;

@@ -1,4 +1,4 @@
-import { KernelVm } from '../../../src/rig/kernel-vm.js';
+import { KernelVm } from '../../rig/kernel-vm.js';
 const script = String.raw`
 set -uo pipefail
 ipvsadm -A -t 10.0.0.100:80 -s rr

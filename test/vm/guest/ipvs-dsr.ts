@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { run } from '../../../src/exec/run.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import { NetLab } from '../../../src/rig/netns.js';
+import { NetLab } from '../../rig/netns.js';
 import { IpvsDataPlane } from '../../../src/dataplane/ipvs/adapter.js';
 import { NodeVips } from '../../../src/dataplane/vip/node-vips.js';
 import { NamedNetnsResolver, PodDsr } from '../../../src/dataplane/vip/pod-dsr.js';

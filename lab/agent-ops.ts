@@ -1,0 +1,94 @@
+/**
+ * Lab agents as processes: find an agent's gobgpd child, kill an agent (alone, or with its
+ * gobgpd, as a node loss or container crash does), start it again, wait until it is ready.
+ */
+import { run } from '../src/exec/run.js';
+import { childPids, processAlive } from '../src/util/process.js';
+import { waitFor } from '../src/util/wait.js';
+import { labRouter, nodeAddress, startAgents, type LabAgent } from './agents.js';
+import type { RunningLab } from './run.js';
+
+/** The gobgpd the agent runs as its child (undefined while it has none). */
+export function gobgpdPid(agent: LabAgent): number | undefined {
+  // The binary is the pinned one, `gobgpd-vX.Y.Z` (or an override named gobgpd).
+  return agent.proc.pid === undefined ? undefined : childPids(agent.proc.pid, /^gobgpd/)[0];
+}
+
+export interface Killed {
+  agentPid: number;
+  gobgpdPid: number | undefined;
+  /** Date.now() right after the signals were sent. */
+  at: number;
+}
+
+/**
+ * Signal an agent. `withGobgpd`: SIGKILL its gobgpd too, right after the agent (a node or
+ * container lost: nothing gets to withdraw). Resolves once the processes are gone.
+ */
+export async function killAgent(agent: LabAgent, signal: 'SIGTERM' | 'SIGKILL', opts: { withGobgpd?: boolean } = {}): Promise<Killed> {
+  const agentPid = agent.proc.pid;
+  if (agentPid === undefined) throw new Error(`${agent.node}: agent has no PID`);
+  const gobgpd = gobgpdPid(agent);
+  if (opts.withGobgpd && gobgpd === undefined) throw new Error(`${agent.node}: agent ${agentPid} has no gobgpd child`);
+  process.kill(agentPid, signal);
+  if (opts.withGobgpd) process.kill(gobgpd!, 'SIGKILL');
+  const at = Date.now();
+  await agent.proc;
+  // A SIGTERMed agent stops its gobgpd itself; a killed one leaves it to whoever killed it.
+  if (gobgpd !== undefined && (opts.withGobgpd || signal === 'SIGTERM')) {
+    await waitFor(`${agent.node}: gobgpd ${gobgpd} gone`, () => (processAlive(gobgpd) ? undefined : true), { timeoutMs: 15_000, intervalMs: 20 });
+  }
+  return { agentPid, gobgpdPid: gobgpd, at };
+}
+
+/** Start the agent of `node` again (same flags, log appended). */
+export async function startAgent(l: RunningLab, node: string, dir: string): Promise<LabAgent> {
+  const [a] = await startAgents(l, { dir, nodes: [node] });
+  if (!a) throw new Error(`no lab node ${node}`);
+  return a;
+}
+
+/** Until the agent's /readyz answers 200: its first pass (data plane and BGP) succeeded. */
+export async function waitAgentReady(l: RunningLab, node: string, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    `${node}: agent ready`,
+    async () => ((await run(['curl', '-sf', '--max-time', '1', 'http://127.0.0.1:9254/readyz'], { netns: l.lab.ns(node), allowFailure: true })).exitCode === 0 ? true : undefined),
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+/** The lab address of a node (its next hop at the router). */
+/** Teardown: SIGKILL every agent and its gobgpd (a process already gone is fine). */
+export function killAgentsNow(agents: Iterable<LabAgent>): void {
+  for (const a of agents) {
+    const g = gobgpdPid(a);
+    a.proc.kill('SIGKILL');
+    if (g === undefined) continue;
+    try {
+      process.kill(g, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/**
+ * Until the router holds an established BGP session with BFD up to each of `nodes`. In a new
+ * lab this is later than the first routes: with FRR 8.4 each node's first session is reset
+ * once when FRR re-creates its BFD session (README, known limits); BFD up at the router means
+ * the session that stays.
+ */
+export async function waitRouterSessions(l: RunningLab, nodes: readonly string[], timeoutMs = 60_000): Promise<void> {
+  const r = labRouter(l);
+  const want = nodes.map((n) => nodeAddress(l, n));
+  await waitFor(
+    `router: BGP established and BFD up to ${nodes.join(', ')}`,
+    async () => {
+      const bgp = new Set((await r.bgpSummary()).filter((p) => p.state === 'Established').map((p) => p.address));
+      // Bound to an interface: the BFD session FRR keeps (the first, without one, is replaced).
+      const bfd = new Set((await r.bfdPeers()).filter((p) => p.status === 'up' && p.interface).map((p) => p.peer));
+      return want.every((a) => bgp.has(a) && bfd.has(a)) ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+}

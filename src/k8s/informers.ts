@@ -1,0 +1,189 @@
+/**
+ * Watched collections for the agent: a client-node ListWatch per kind on a BoundedWatch
+ * (every phase of a watch has a time limit; see src/k8s/bounded-watch.ts), restarted with
+ * backoff on `error` (ListWatch recovers by itself only from closes and 410 Gone). The list
+ * has a time limit too, so no step can wait forever on an API server that went away. The
+ * cache keeps the last known objects while the API server is away, so the node keeps
+ * serving what it served.
+ */
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  ListWatch,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1EndpointSlice,
+  type V1Node,
+  type V1Service,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { ClusterSnapshot } from '../desired/builder.js';
+import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, type IPPoolObject } from '../ipam/pools.js';
+import { BGPPEER_GROUP, BGPPEER_PLURAL, BGPPEER_VERSION, type BGPPeerObject } from '../model/bgp-peer.js';
+import { BoundedWatch, type BoundedWatchOptions } from './bounded-watch.js';
+import { BgpvsError } from '../errors.js';
+
+export interface WatchTimings extends BoundedWatchOptions {
+  /** A list that has not answered in this long fails (default 60 s). */
+  listTimeoutMs?: number;
+}
+
+/**
+ * What the caches drop from every object: metadata.managedFields (server-side apply
+ * bookkeeping, often the largest part of an object, read by nothing here). A status write
+ * built from a cached object leaves the stored managedFields as they are (an update that
+ * omits them keeps them).
+ */
+export function slim<T>(o: T): T {
+  const m = (o as { metadata?: { managedFields?: unknown } } | undefined)?.metadata;
+  if (m && m.managedFields !== undefined) delete m.managedFields;
+  return o;
+}
+
+/** `p`, or a rejection after `ms`. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new BgpvsError(`${what}: no answer within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+export class WatchedKind<T extends KubernetesObject> {
+  private readonly informer: ListWatch<T>;
+  private synced = false;
+  private stopped = false;
+  private failures = 0;
+  private lastFailureAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private starting = false;
+  private startError: unknown;
+
+  constructor(
+    readonly kind: string,
+    kc: KubeConfig,
+    path: string,
+    list: () => Promise<KubernetesListObject<T>>,
+    private readonly onChange: (kind: string) => void,
+    private readonly log: Logger,
+    // Capped low: after an API outage the node must see changes again within seconds.
+    private readonly backoff = { initialMs: 500, maxMs: 5_000 },
+    timings: WatchTimings = {},
+  ) {
+    const listMs = timings.listTimeoutMs ?? 60_000;
+    const watch = new BoundedWatch(kc, { transform: slim, ...timings }) as unknown as ConstructorParameters<typeof ListWatch<T>>[1];
+    const slimList = async () => {
+      const l = await within(list(), listMs, `list ${path}`);
+      for (const o of l.items) slim(o);
+      return l;
+    };
+    this.informer = new ListWatch<T>(path, watch, slimList, false);
+    for (const verb of ['add', 'update', 'delete'] as const) this.informer.on(verb, () => this.synced && this.onChange(kind));
+    this.informer.on('error', (err: unknown) => {
+      if (this.starting) this.startError ??= err;
+      this.restart(err);
+    });
+  }
+
+  get isSynced(): boolean {
+    return this.synced;
+  }
+
+  items(): readonly T[] {
+    return this.informer.list();
+  }
+
+  /**
+   * List and watch. The kind counts as synced only once a list has really come back: ListWatch
+   * reports a failed list as an `error` event and still resolves start(), and an empty cache
+   * taken for the cluster's state would make the node withdraw everything it serves.
+   */
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.starting = true;
+    this.startError = undefined;
+    try {
+      await this.informer.start();
+    } catch (err) {
+      this.startError ??= err;
+    } finally {
+      this.starting = false;
+    }
+    if (!this.synced && this.informer.latestResourceVersion() === '') {
+      // The first list failed: its error has scheduled a retry (or schedules one now).
+      this.restart(this.startError ?? new BgpvsError(`list ${this.kind}: no answer`));
+      return;
+    }
+    const first = !this.synced;
+    this.synced = true;
+    if (first) this.log.info({ kind: this.kind, objects: this.items().length }, 'initial list done');
+    this.onChange(this.kind);
+  }
+
+  /**
+   * Retry with exponential backoff (with jitter, so agents do not retry in step), capped low;
+   * the backoff starts over after a healthy stretch of 30 s without failures.
+   */
+  private restart(err: unknown): void {
+    if (this.stopped || this.timer) return;
+    const now = Date.now();
+    if (now - this.lastFailureAt > 30_000) this.failures = 0;
+    this.lastFailureAt = now;
+    this.failures++;
+    const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (this.failures - 1));
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    this.log.warn({ kind: this.kind, err, retryInMs: delay, cachedObjects: this.items().length }, 'watch failed; keeping the last known state');
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.start();
+    }, delay);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.informer.stop();
+  }
+}
+
+/** Services, EndpointSlices, Nodes, IP pools and BGP peers: the agent's view of the cluster. */
+export class ClusterWatch {
+  readonly services: WatchedKind<V1Service>;
+  readonly slices: WatchedKind<V1EndpointSlice>;
+  readonly nodes: WatchedKind<V1Node>;
+  readonly pools: WatchedKind<IPPoolObject & KubernetesObject>;
+  readonly peers: WatchedKind<BGPPeerObject & KubernetesObject>;
+  private readonly all: WatchedKind<KubernetesObject>[];
+
+  constructor(kc: KubeConfig, onChange: (kind: string) => void, log: Logger) {
+    const core = kc.makeApiClient(CoreV1Api);
+    const disc = kc.makeApiClient(DiscoveryV1Api);
+    this.services = new WatchedKind('Service', kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), onChange, log);
+    this.slices = new WatchedKind('EndpointSlice', kc, '/apis/discovery.k8s.io/v1/endpointslices', () => disc.listEndpointSliceForAllNamespaces(), onChange, log);
+    this.nodes = new WatchedKind('Node', kc, '/api/v1/nodes', () => core.listNode(), onChange, log);
+    this.pools = ClusterWatch.custom(kc, IPPOOL_GROUP, IPPOOL_VERSION, IPPOOL_PLURAL, onChange, log);
+    this.peers = ClusterWatch.custom(kc, BGPPEER_GROUP, BGPPEER_VERSION, BGPPEER_PLURAL, onChange, log);
+    this.all = [this.services, this.slices, this.nodes, this.pools, this.peers] as unknown as WatchedKind<KubernetesObject>[];
+  }
+
+  /** A custom resource (cluster-scoped) watched like the built-in kinds. */
+  static custom<T extends KubernetesObject>(kc: KubeConfig, group: string, version: string, plural: string, onChange: (kind: string) => void, log: Logger): WatchedKind<T> {
+    const api = kc.makeApiClient(CustomObjectsApi);
+    return new WatchedKind<T>(plural, kc, `/apis/${group}/${version}/${plural}`, async () => (await api.listClusterCustomObject({ group, version, plural })) as KubernetesListObject<T>, onChange, log);
+  }
+
+  start(): Promise<void[]> {
+    return Promise.all(this.all.map((w) => w.start()));
+  }
+
+  stop(): Promise<void[]> {
+    return Promise.all(this.all.map((w) => w.stop()));
+  }
+
+  /** Undefined until every kind has been listed once. */
+  snapshot(): ClusterSnapshot | undefined {
+    if (!this.all.every((w) => w.isSynced)) return undefined;
+    return { services: this.services.items(), endpointSlices: this.slices.items(), nodes: this.nodes.items() };
+  }
+}
