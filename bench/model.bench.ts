@@ -7,7 +7,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
-import { buildNodeDesiredState, ModelBuilder, type ClusterSnapshot } from '../src/desired/builder.js';
+import { buildNodeDesiredState, ModelBuilder } from '../src/desired/builder.js';
+import type { ServiceSnapshot as ClusterSnapshot } from '../src/model/snapshot.js';
 import { modelConfig } from '../src/desired/config.js';
 
 const SERVICES = 10_000;

@@ -1,8 +1,9 @@
 /**
- * `bgpvs agent`: wiring only. config → logger → clients → reconcilers → signals.
+ * The node agent: one informer set (shared with the IP allocation controller) triggers the
+ * node pass (src/agent/node-reconciler.ts):
  *
- *   watches (Services, EndpointSlices, Nodes) ──trigger──▶ ReconcileLoop ──▶ NodeReconciler
- *        snapshot ─▶ ModelBuilder (pure) ─▶ data plane (nft/IPVS) + GoBGP paths
+ *   informers ──trigger──▶ ReconcileLoop ──▶ observe (snapshot + peer Secrets)
+ *     ─▶ plan (pure, node-plan.ts) ─▶ data plane (nft/IPVS) ─▶ gobgpd (config + paths) ─▶ report
  *
  * On SIGTERM: stop reacting, announce GRACEFUL_SHUTDOWN (RFC 8326) for the drain time,
  * withdraw, stop gobgpd. The data plane is left as it is, so a restarted agent finds it
@@ -14,83 +15,79 @@ import type { Config } from '../config/config.js';
 import { GobgpClient } from '../bgp/gobgp-client.js';
 import { GobgpSpeaker } from '../bgp/speaker.js';
 import { GobgpdSupervisor, type PeerStatus } from '../bgp/supervisor.js';
+import type { SpeakerConfig } from '../bgp/config.js';
+import type { DataPlane } from '../dataplane/types.js';
+import { ClusterWatch, type WatchKindName } from '../k8s/informers.js';
+import { PeerSecrets, apiSecretSource } from '../k8s/secrets.js';
 import type { NodeDesiredState } from '../model/types.js';
-import { ModelBuilder, type ClusterSnapshot } from '../desired/builder.js';
-import { modelConfig, type PoolAttributes } from '../desired/config.js';
+import { IPPOOL_PLURAL } from '../model/ip-pool.js';
+import { BGPPEER_PLURAL } from '../model/bgp-peer.js';
 import { gobgpProtoDir, toolPath } from '../paths.js';
 import { HttpEndpoints } from '../observability/http.js';
 import { AgentMetrics } from '../observability/metrics.js';
 import { Heartbeats } from '../reconcile/health.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
-import { NodeReconciler, type DataPlanePort } from './node-reconciler.js';
-import { ClusterWatch } from '../k8s/informers.js';
-import { mergePeers, readPeerSecrets, resolveSpeakerConfig, speakerConfigFor, type PeerSource } from './peers.js';
-import { modelPools } from './pools.js';
-import { parsePools } from '../ipam/pools.js';
-import type { SpeakerConfig } from '../bgp/config.js';
 import { BgpvsError } from '../errors.js';
 import { checkCoexistence, discoverCniResources, readListeners } from '../coexist/findings.js';
 import type { Findings } from '../coexist/detect.js';
 import { CalicoServiceIpsWriter } from '../coexist/calico-delegate.js';
-import { nodeAddressesOf } from '../dataplane/nft/cluster-dsr.js';
+import { NodeReconciler } from './node-reconciler.js';
+import { NodePlanner, peerSources, type NodeObservation, type NodePlan } from './node-plan.js';
+
+/** The kinds whose changes can change this node's plan (Namespaces only matter to IPAM). */
+export const NODE_PASS_KINDS: readonly WatchKindName[] = ['Service', 'EndpointSlice', 'Node', IPPOOL_PLURAL, BGPPEER_PLURAL];
 
 export interface AgentDeps {
   config: Readonly<Config>;
   logger: Logger;
   /** The data plane for this node (nft or IPVS), chosen by the caller. */
-  dataplane: DataPlanePort;
-  /** Pools (CIDRs + BGP attributes): from IPPool objects, or static for the lab. */
-  pools: readonly PoolAttributes[];
+  dataplane: Pick<DataPlane, 'sync' | 'name'>;
   kubeConfig?: KubeConfig;
+  /**
+   * The one informer set of this agent (shared with the IP allocation controller); started
+   * and stopped by the agent. Default: a new one on the kubeconfig.
+   */
+  informers?: ClusterWatch;
 }
 
 export class Agent {
   readonly metrics = new AgentMetrics();
+  readonly informers: ClusterWatch;
   private readonly log: Logger;
-  private readonly watch: ClusterWatch;
   private readonly loop: ReconcileLoop;
   private readonly reconciler: NodeReconciler;
+  private readonly planner: NodePlanner;
+  private readonly secrets: PeerSecrets;
   private supervisor: GobgpdSupervisor | undefined;
   private speaker: GobgpSpeaker | undefined;
   private readonly kc: KubeConfig;
   private readonly http: HttpEndpoints;
   private readonly health = new Heartbeats(['node'], 10 * 60_000);
-  private nodeAddress: string | undefined;
-  /** The model for the current IP pools; rebuilt when the IPPool objects change. */
-  private builder: ModelBuilder;
-  private poolsKey: string;
-  /** What the speaker config was last computed from (peers, Node, pools). */
+  private readonly nodeAddress: string;
+  /** The speaker config's key as last applied. */
   private speakerKey: string | undefined;
+  /** The problems last logged (pools, peers, annotations), so each is logged once. */
+  private problemsKey = '[]';
   /** delegate mode, when allowed and Calico is found: writes the pool CIDRs into its BGPConfiguration. */
   private calicoWriter: CalicoServiceIpsWriter | undefined;
 
   constructor(private readonly d: AgentDeps) {
     const cfg = d.config;
     this.log = d.logger;
-    const kc = d.kubeConfig ?? loadKubeConfig(cfg.kubeconfig);
-    this.watch = new ClusterWatch(kc, (kind) => this.loop.trigger(kind), this.log.child({ component: 'watch' }));
-
+    if (!cfg.nodeAddress) throw new BgpvsError('node address unknown: set --node-address (the DaemonSet passes status.hostIP)');
     this.nodeAddress = cfg.nodeAddress;
-    if (!this.nodeAddress) throw new BgpvsError('node address unknown: set --node-address (the DaemonSet passes status.hostIP)');
-    this.kc = kc;
-    this.pools = d.pools;
-    this.poolsKey = JSON.stringify(d.pools);
-    this.builder = this.makeBuilder(d.pools);
+    this.kc = d.kubeConfig ?? loadKubeConfig(cfg.kubeconfig);
+    this.informers = d.informers ?? new ClusterWatch(this.kc, this.log.child({ component: 'watch' }));
+    this.informers.subscribe(NODE_PASS_KINDS, (kind) => this.loop.trigger(kind));
+    this.planner = new NodePlanner(cfg, this.nodeAddress);
+    this.secrets = new PeerSecrets({ source: apiSecretSource(this.kc), logger: this.log });
     this.reconciler = new NodeReconciler({
-      source: this.watch,
-      model: {
-        build: (snap: ClusterSnapshot) => {
-          this.observePools();
-          this.builder.sync(snap);
-          return this.builder.build();
-        },
-      },
+      observe: () => this.observe(),
+      plan: (obs) => this.planner.plan(obs),
       dataplane: d.dataplane,
-      advertiser: { setAdvertisements: (ads) => (cfg.bgp.coexistence === 'delegate' ? this.delegateAdvertising() : this.advertise(ads)) },
+      advertiser: { apply: (plan, ads) => (cfg.bgp.coexistence === 'delegate' ? this.delegateAdvertising(plan) : this.advertise(plan.speaker, ads)) },
+      report: (plan) => this.report(plan),
       logger: this.log.child({ component: 'node-reconciler' }),
-      onDesired: (desired) => {
-        this.metrics.advertisedPrefixes.set(desired.advertisements.length);
-      },
     });
     this.loop = new ReconcileLoop({
       name: 'node',
@@ -105,100 +102,61 @@ export class Agent {
     this.http = new HttpEndpoints({ registry: this.metrics.registry, health: this.health, host: cfg.metrics.host, port: cfg.metrics.port, status: () => this.statusReport() });
   }
 
-  /** The current IP pools (CIDRs and BGP attributes), from the IPPool objects once listed. */
-  private pools: readonly PoolAttributes[];
-
-  private makeBuilder(pools: readonly PoolAttributes[]): ModelBuilder {
-    const cfg = this.d.config;
-    return new ModelBuilder(
-      modelConfig({
-        loadBalancerClass: cfg.service.loadBalancerClass,
-        handleClasslessServices: cfg.service.handleClasslessServices,
-        advertiseClusterIPs: cfg.service.advertiseClusterIPs,
-        advertiseExternalIPs: cfg.service.advertiseExternalIPs,
-        defaultScheduler: cfg.service.defaultScheduler,
-        defaultForwarding: cfg.service.defaultForwarding,
-        pools,
-      }),
-      cfg.nodeName,
-    );
+  /** Observe: the informer caches as one snapshot, and the Secrets its peers refer to. */
+  private async observe(): Promise<NodeObservation | undefined> {
+    const snapshot = this.informers.snapshot();
+    if (!snapshot) return undefined;
+    const secrets = await this.secrets.read(peerSources(this.d.config, snapshot).secretRefs);
+    return { snapshot, secrets };
   }
 
-  /** IPPool objects changed (added, edited, deleted): the model starts over with the new pools. */
-  private observePools(): void {
-    if (!this.watch.pools.isSynced) return;
-    const { pools, invalid } = parsePools(this.watch.pools.items());
-    const next = modelPools(pools);
-    const key = JSON.stringify(next);
-    if (key === this.poolsKey) return;
-    for (const p of invalid) this.log.error({ pool: p.name, reason: p.reason }, 'IP pool ignored');
-    this.pools = next;
-    this.poolsKey = key;
-    this.builder = this.makeBuilder(next);
-    this.log.info({ pools: pools.map((p) => p.name) }, 'IP pools changed');
-  }
-
-  /** The current IP pools' CIDRs (BGP export policy, IPVS VIP ownership, Calico delegate). */
-  poolCidrs(): string[] {
-    return this.pools.flatMap((p) => p.cidrs);
-  }
-
-  /** Every node's addresses (InternalIP), from the Node watch; empty before its first list. */
-  nodeAddresses(): Map<string, string[]> {
-    return this.watch.nodes.isSynced ? nodeAddressesOf(this.watch.nodes.items()) : new Map();
-  }
-
-  /** The bgp step of a pass: the speaker follows the BGPPeer objects, the Node and the pools, then the paths. */
-  private async advertise(ads: Parameters<GobgpSpeaker['setAdvertisements']>[0]): Promise<unknown> {
-    const speaker = this.requireSpeaker();
-    const next = await this.nextSpeakerConfig();
-    if (next) {
-      await speaker.reconfigure(next.config);
-      this.speakerKey = next.key;
-      this.log.info({ asn: next.config.asn, peers: next.config.peers.map((p) => p.address), exportCidrs: next.config.exportCidrs }, 'BGP speaker reconfigured');
-    }
-    return speaker.setAdvertisements(ads);
-  }
-
-  /** A new speaker config when its inputs changed since the last one applied; else undefined. */
-  private async nextSpeakerConfig(): Promise<{ config: SpeakerConfig; key: string } | undefined> {
-    const cfg = this.d.config;
-    if (!this.watch.peers.isSynced || !this.watch.nodes.isSynced) return undefined;
-    const node = this.watch.nodes.items().find((n) => n.metadata?.name === cfg.nodeName);
-    const { peers, problems } = mergePeers(cfg.bgp.peers, this.watch.peers.items());
-    const poolCidrs = this.poolCidrs();
-    const key = JSON.stringify([peers, node?.metadata?.labels, node?.metadata?.annotations?.['bgpvs.io/asn'], node?.metadata?.annotations?.['bgpvs.io/router-id'], poolCidrs]);
-    if (key === this.speakerKey) return undefined;
-    for (const p of problems) this.log.error({ bgpPeer: p.name, reason: p.reason }, 'BGPPeer ignored');
-    const secrets = await readPeerSecrets(this.kc, peers as readonly PeerSource[], this.log);
-    const r = speakerConfigFor(cfg, this.nodeAddress!, node, peers, secrets, poolCidrs);
-    for (const why of r.problems) this.log.error({ node: cfg.nodeName }, why);
-    return { config: r.config, key };
-  }
-
-  private requireSpeaker(): GobgpSpeaker {
-    if (!this.speaker) throw new BgpvsError('BGP speaker not started');
-    return this.speaker;
+  /** Report: metrics, and the plan's problems logged once each time they change. */
+  private report(plan: NodePlan): void {
+    this.metrics.advertisedPrefixes.set(plan.advertisements.length);
+    this.metrics.virtualServers.set({ dataplane: this.d.dataplane.name }, plan.virtualServers.length);
+    const key = JSON.stringify(plan.problems);
+    if (key === this.problemsKey) return;
+    this.problemsKey = key;
+    for (const why of plan.problems) this.log.error({ node: this.d.config.nodeName }, why);
   }
 
   /**
-   * The speaker for this node: its Node object says which peers apply (node selectors) and may
-   * override ASN and router-id; peer passwords come from Secrets.
+   * The bgp step of a pass: gobgpd is started with the first plan's speaker config, and
+   * reconfigured when a later plan's differs; then the paths.
    */
-  private async buildSpeaker(): Promise<void> {
+  private async advertise(speaker: NodePlan['speaker'], ads: Parameters<GobgpSpeaker['setAdvertisements']>[0]): Promise<unknown> {
+    if (!this.supervisor) await this.startSpeaker(speaker.config);
+    else if (speaker.key !== this.speakerKey) await this.speaker!.reconfigure(speaker.config);
+    if (speaker.key !== this.speakerKey) {
+      const c = speaker.config;
+      this.log.info({ asn: c.asn, routerId: c.routerId, peers: c.peers.map((p) => p.address), exportCidrs: c.exportCidrs }, 'BGP speaker configured');
+    }
+    this.speakerKey = speaker.key;
+    return this.speaker!.setAdvertisements(ads);
+  }
+
+  /** gobgpd (a child, or an external one) with this config; from then on the supervisor keeps it. */
+  private async startSpeaker(config: SpeakerConfig): Promise<void> {
     const cfg = this.d.config;
-    const speakerCfg = await resolveSpeakerConfig(this.kc, cfg, this.nodeAddress!, this.poolCidrs(), this.log);
     const target = cfg.bgp.gobgpd.mode === 'child' ? `127.0.0.1:${cfg.bgp.gobgpd.grpcPort}` : `${cfg.bgp.gobgpd.host}:${cfg.bgp.gobgpd.port}`;
     const client = new GobgpClient({ target, protoDir: gobgpProtoDir() });
-    this.speaker = new GobgpSpeaker({ client, logger: this.log, config: speakerCfg });
-    this.supervisor = new GobgpdSupervisor({
-      speaker: this.speaker,
+    const speaker = new GobgpSpeaker({ client, logger: this.log, config });
+    const supervisor = new GobgpdSupervisor({
+      speaker,
       client,
       gobgpd: cfg.bgp.gobgpd.mode === 'child' ? { mode: 'child', binary: toolPath('gobgpd'), grpcPort: cfg.bgp.gobgpd.grpcPort } : { mode: 'external', target },
       logger: this.log,
       metrics: this.metrics,
       drainMs: cfg.bgp.gracefulShutdownMs,
     });
+    try {
+      await supervisor.start();
+    } catch (err) {
+      await supervisor.kill().catch(() => undefined);
+      throw err;
+    }
+    this.speaker = speaker;
+    this.supervisor = supervisor;
   }
 
   async start(): Promise<void> {
@@ -209,12 +167,10 @@ export class Agent {
       // No gobgpd, no session: the CNI's speaker advertises; we allocate and program the data plane.
       if (this.d.config.bgp.allowWriteCniConfig && findings.calicoBgp) this.calicoWriter = new CalicoServiceIpsWriter(this.kc);
       this.log.info({ writesCalicoConfig: !!this.calicoWriter }, 'delegate mode: not running BGP');
-    } else {
-      await this.buildSpeaker();
-      await this.supervisor!.start();
     }
-    // The first pass runs once every kind has been listed (until then a pass would refuse).
-    await this.watch.start();
+    // The first pass runs once every kind has been listed (until then a pass would refuse);
+    // it starts gobgpd with the speaker config it computes.
+    await this.informers.start();
     this.loop.start();
     this.log.info({ node: this.d.config.nodeName, address: this.nodeAddress }, 'agent started');
   }
@@ -223,9 +179,9 @@ export class Agent {
    * delegate mode's "bgp" step of a pass: the CNI decides what to announce; we only make sure
    * Calico's BGPConfiguration lists the pool CIDRs (re-read every pass, written when one is missing).
    */
-  private async delegateAdvertising(): Promise<void> {
+  private async delegateAdvertising(plan: NodePlan): Promise<void> {
     if (!this.calicoWriter) return;
-    const cidrs = this.poolCidrs();
+    const cidrs = plan.dataplane.poolCidrs;
     if (await this.calicoWriter.ensure(cidrs)) this.log.info({ cidrs }, 'Calico BGPConfiguration default: pool CIDRs written to spec.serviceLoadBalancerIPs');
   }
 
@@ -235,7 +191,7 @@ export class Agent {
     const { findings, notes } = await checkCoexistence(
       {
         mode: cfg.bgp.coexistence,
-        nodeAddress: this.nodeAddress!,
+        nodeAddress: this.nodeAddress,
         peers: cfg.bgp.peers.map((p) => ({ address: p.address, port: p.port, ...(p.sourceAddress ? { sourceAddress: p.sourceAddress } : {}) })),
         allowWriteCniConfig: cfg.bgp.allowWriteCniConfig,
       },
@@ -250,7 +206,7 @@ export class Agent {
     this.loop.stop();
     // A pass still running could re-announce after the drain below: let it finish first.
     await this.loop.idle();
-    await this.watch.stop().catch((err: unknown) => this.log.warn({ err }, 'stopping watches'));
+    await this.informers.stop().catch((err: unknown) => this.log.warn({ err }, 'stopping watches'));
     await this.supervisor?.stop().catch((err: unknown) => this.log.error({ err }, 'stopping gobgpd'));
     await this.http.stop();
     this.log.info('agent stopped');
@@ -258,7 +214,7 @@ export class Agent {
 
   /** For tests and status: the last computed desired state and BGP peers. */
   status(): { desired: NodeDesiredState | undefined; peers: PeerStatus[] } {
-    return { desired: this.reconciler.lastDesired, peers: this.supervisor?.peers() ?? [] };
+    return { desired: this.reconciler.lastPlan, peers: this.supervisor?.peers() ?? [] };
   }
 
   /** What GET /status answers. */

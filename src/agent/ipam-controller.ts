@@ -5,23 +5,29 @@
  * have not yet seen come back through the watch is overlaid on the cache, so a pass never
  * treats an address it just handed out as free.
  */
-import { CoreV1Api, type KubeConfig, type V1Namespace, type V1Service } from '@kubernetes/client-node';
+import type { KubeConfig, V1Namespace, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { ClusterWatch, WatchedKind } from '../k8s/informers.js';
+import { ClusterWatch, type WatchedKind } from '../k8s/informers.js';
 import { EventRecorder, coreEventSink, type EventSink } from '../k8s/events.js';
 import { LeaderElector, leaseClient, type LeaseClient } from '../k8s/leader-election.js';
 import { pooledKubeConfig, type PooledKubeConfig } from '../k8s/pooled-kube-config.js';
 import { eachLimit, isStale, statusApi, type StatusApi } from '../k8s/status-writer.js';
 import { ReconcileLoop, type PassResult } from '../reconcile/loop.js';
 import { allocate, type AllocationResult, type ServiceAllocation } from '../ipam/allocator.js';
-import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, parsePools, type IPPoolObject, type IPPoolStatus, type PoolCondition } from '../ipam/pools.js';
+import { parsePools } from '../ipam/pools.js';
+import { IPPOOL_PLURAL, type IPPoolObject, type IPPoolStatus, type PoolCondition } from '../model/ip-pool.js';
 import { serviceKey, serviceRequest, type RequestConfig } from '../ipam/service-request.js';
 import { mergePeers } from './peers.js';
-import { BGPPEER_GROUP, BGPPEER_PLURAL, BGPPEER_VERSION, type BGPPeerObject } from '../model/bgp-peer.js';
+import { BGPPEER_PLURAL, type BGPPeerObject } from '../model/bgp-peer.js';
 import type { StaticPeer } from '../config/config.js';
 
 export interface IpamControllerOptions {
   kc: KubeConfig;
+  /**
+   * The agent's informer set, shared with the node pass (the agent starts and stops it).
+   * Default: the controller's own, started and stopped with it (tests run it alone).
+   */
+  informers?: ClusterWatch;
   logger: Logger;
   /** This agent's name in the Lease (e.g. the node name). */
   identity: string;
@@ -63,16 +69,21 @@ export class IpamController {
   private passes = 0;
   private readonly kc: PooledKubeConfig;
   private readonly leaseKc: PooledKubeConfig;
+  /** The informer set, when this controller made it (and so starts and stops it). */
+  private readonly ownInformers: ClusterWatch | undefined;
 
   constructor(private readonly o: IpamControllerOptions) {
     this.log = o.logger.child({ component: 'ipam', identity: o.identity });
-    const onChange = (kind: string) => this.loop.trigger(kind);
     const kc = (this.kc = pooledKubeConfig(o.kc, (o.writeConcurrency ?? 32) + 8));
-    const core = kc.makeApiClient(CoreV1Api);
-    this.services = new WatchedKind<V1Service>('Service', kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), onChange, this.log);
-    this.namespaces = new WatchedKind<V1Namespace>('Namespace', kc, '/api/v1/namespaces', () => core.listNamespace(), onChange, this.log);
-    this.pools = ClusterWatch.custom(kc, IPPOOL_GROUP, IPPOOL_VERSION, IPPOOL_PLURAL, onChange, this.log);
-    this.peers = ClusterWatch.custom(kc, BGPPEER_GROUP, BGPPEER_VERSION, BGPPEER_PLURAL, onChange, this.log);
+    this.ownInformers = o.informers ? undefined : new ClusterWatch(kc, this.log);
+    const informers = o.informers ?? this.ownInformers!;
+    // Allocation reads Services, pools, Namespaces (pool selectors) and BGPPeers (conditions);
+    // EndpointSlices and Nodes do not concern it.
+    informers.subscribe(['Service', IPPOOL_PLURAL, 'Namespace', BGPPEER_PLURAL], (kind) => this.loop.trigger(kind));
+    this.services = informers.services;
+    this.namespaces = informers.namespaces;
+    this.pools = informers.pools;
+    this.peers = informers.peers;
     this.status = o.status ?? statusApi(kc);
     this.events = new EventRecorder({ sink: o.events ?? coreEventSink(kc), component: 'bgpvs-ipam', instance: o.identity, logger: this.log });
     this.loop = new ReconcileLoop({ name: 'ipam', pass: () => this.pass(), logger: this.log, resyncMs: o.resyncMs ?? 60_000 });
@@ -114,7 +125,7 @@ export class IpamController {
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.services.start(), this.namespaces.start(), this.pools.start(), this.peers.start()]);
+    await this.ownInformers?.start();
     this.elector.start();
   }
 
@@ -122,7 +133,7 @@ export class IpamController {
   async stop(): Promise<void> {
     this.loop.stop();
     await this.elector.stop();
-    await Promise.all([this.services.stop(), this.namespaces.stop(), this.pools.stop(), this.peers.stop()]);
+    await this.ownInformers?.stop();
     await this.events.drain();
     this.kc.destroy();
     this.leaseKc.destroy();

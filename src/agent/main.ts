@@ -1,16 +1,15 @@
 /**
- * `bgpvs agent`: config → logger → clients → reconcilers → signals. Wiring only.
+ * `bgpvs agent`: config → logger → one informer set → data plane → node agent (+ IP
+ * allocation) → signals. Wiring only.
  */
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import { loadConfig } from '../config/config.js';
 import { run } from '../exec/run.js';
 import { detectDataPlane } from '../dataplane/types.js';
 import { createDataPlane } from '../dataplane/factory.js';
-import { IpamController } from './ipam-controller.js';
-import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, parsePools, type IPPoolObject } from '../ipam/pools.js';
+import { ClusterWatch } from '../k8s/informers.js';
 import { createLogger } from '../observability/logger.js';
 import { Agent, loadKubeConfig } from './agent.js';
-import { modelPools } from './pools.js';
+import { IpamController } from './ipam-controller.js';
 
 export async function agentCommand(argv: readonly string[]): Promise<number> {
   let cfg;
@@ -22,29 +21,20 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
   }
   const logger = createLogger({ level: cfg.logLevel, name: 'bgpvs-agent' }).child({ node: cfg.nodeName });
   const kc = loadKubeConfig(cfg.kubeconfig);
-
-  // Pools are read once at start: a pool change takes an agent restart to reach BGP's export
-  // policy and the model (see README, "Known limits").
-  const list = (await kc.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: IPPOOL_GROUP, version: IPPOOL_VERSION, plural: IPPOOL_PLURAL })) as { items?: IPPoolObject[] };
-  const { pools, invalid } = parsePools(list.items ?? []);
-  for (const p of invalid) logger.error({ pool: p.name, reason: p.reason }, 'IP pool ignored');
+  // One list and watch per kind for the whole agent: the node pass and IP allocation share it.
+  const informers = new ClusterWatch(kc, logger.child({ component: 'watch' }));
 
   const dp = await detectDataPlane({ run }, cfg.dataplane);
-  const poolAttrs = modelPools(pools);
-  // the agent (created below, with the Node and IPPool watches) tells the data plane where the
-  // other nodes are and which pools exist now
-  const late: { agent?: Agent } = {};
   const dataplane = createDataPlane(dp, {
-    run, logger, nodeName: cfg.nodeName, poolCidrs: () => late.agent?.poolCidrs() ?? poolAttrs.flatMap((p) => p.cidrs), podNetns: cfg.podNetns,
+    run, logger, nodeName: cfg.nodeName, podNetns: cfg.podNetns,
     nftClusterMode: cfg.nft.clusterMode, nftMaglevSize: cfg.nft.maglevSize, ...(cfg.nodeAddress ? { nodeAddress: cfg.nodeAddress } : {}),
-    nodeAddresses: () => late.agent?.nodeAddresses() ?? new Map<string, string[]>(),
   });
   logger.info({ dataplane: dp, requested: cfg.dataplane, ...(dp === 'ipvs' ? { podNetns: cfg.podNetns.kind } : { clusterMode: cfg.nft.clusterMode, maglevSize: cfg.nft.maglevSize }) }, 'data plane chosen');
-  const agent = new Agent({ config: cfg, logger, dataplane, pools: poolAttrs, kubeConfig: kc });
-  late.agent = agent;
+  const agent = new Agent({ config: cfg, logger, dataplane, kubeConfig: kc, informers });
   const ipam = cfg.ipam.enabled
     ? new IpamController({
         kc,
+        informers,
         logger,
         identity: cfg.nodeName,
         config: { loadBalancerClass: cfg.service.loadBalancerClass, handleClasslessServices: cfg.service.handleClasslessServices },
@@ -66,6 +56,6 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', () => void stop('SIGINT'));
   await agent.start();
   await ipam?.start();
-  logger.info({ dataplane: dp, pools: pools.map((p) => p.name), ipam: !!ipam }, 'agent running');
+  logger.info({ dataplane: dp, ipam: !!ipam }, 'agent running');
   return new Promise<number>(() => undefined);
 }

@@ -2,10 +2,9 @@
  * Which peers this node has, and with which global settings: config peers and BGPPeer
  * objects, filtered by their node selector, Secret-held passwords filled in, and per-node
  * overrides from the Node's annotations (bgpvs.io/asn, bgpvs.io/router-id), as kube-router
- * does. Pure, but for `readPeerSecrets` and `resolveSpeakerConfig`, which read the API.
+ * does. Pure: the Secrets come from the pass's observation (src/k8s/secrets.ts).
  */
-import { CoreV1Api, type KubeConfig, type V1LabelSelector, type V1Node } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
+import type { V1LabelSelector, V1Node } from '@kubernetes/client-node';
 import type { Config, StaticPeer } from '../config/config.js';
 import type { PeerConfig, SpeakerConfig } from '../bgp/config.js';
 import { matchesLabelSelector } from '../model/selector.js';
@@ -16,7 +15,9 @@ import { weightedEcmpHook } from '../bgp/link-bandwidth.js';
 export const ANNOTATION_NODE_ASN = 'bgpvs.io/asn';
 export const ANNOTATION_NODE_ROUTER_ID = 'bgpvs.io/router-id';
 
-export const secretKey = (r: { namespace: string; name: string; key: string }) => `${r.namespace}/${r.name}#${r.key}`;
+import { secretKey } from '../model/secret-ref.js';
+
+export { secretKey };
 
 /** A peer from config or from a BGPPeer object (`source` says which, for logs and status). */
 export type PeerSource = Omit<StaticPeer, 'nodeSelector'> & { nodeSelector?: V1LabelSelector; source?: string };
@@ -140,24 +141,6 @@ export function nodeOverrides(node: V1Node | undefined): NodeOverrides {
   return out;
 }
 
-/** The password Secrets the peers refer to (missing or unreadable ones are absent, with a warning). */
-export async function readPeerSecrets(kc: KubeConfig, peers: readonly PeerSource[], log: Logger): Promise<Map<string, string>> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const secrets = new Map<string, string>();
-  for (const p of peers) {
-    const ref = p.passwordSecret;
-    if (!ref || secrets.has(secretKey(ref))) continue;
-    try {
-      const sec = await core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name });
-      const v = sec.data?.[ref.key];
-      if (v !== undefined) secrets.set(secretKey(ref), Buffer.from(v, 'base64').toString('utf8'));
-    } catch (err) {
-      log.warn({ peer: p.address, secret: `${ref.namespace}/${ref.name}`, err }, 'cannot read peer password Secret');
-    }
-  }
-  return secrets;
-}
-
 /**
  * Pure: the speaker config for this node from its Node object, the peers (config and
  * BGPPeer objects), their Secrets and the pools' CIDRs. Problems (a missing Secret, a bad
@@ -188,28 +171,4 @@ export function speakerConfigFor(
     linkBandwidth: weightedEcmpHook(asn),
   };
   return { config, problems: [...problems, ...over.problems] };
-}
-
-/**
- * The speaker config for this node: reads its Node (selectors, overrides) and the peers'
- * password Secrets. Problems (a missing Secret, a bad annotation) are logged as errors and
- * leave out only what they concern.
- */
-export async function resolveSpeakerConfig(
-  kc: KubeConfig,
-  cfg: Readonly<Config>,
-  nodeAddress: string,
-  poolCidrs: readonly string[],
-  log: Logger,
-  peerObjects: readonly BGPPeerObject[] = [],
-): Promise<SpeakerConfig> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const node = await core.readNode({ name: cfg.nodeName });
-  const { peers: sources, problems: objectProblems } = mergePeers(cfg.bgp.peers, peerObjects);
-  for (const p of objectProblems) log.error({ bgpPeer: p.name, reason: p.reason }, 'BGPPeer ignored');
-  const secrets = await readPeerSecrets(kc, sources, log);
-  const { config, problems } = speakerConfigFor(cfg, nodeAddress, node, sources, secrets, poolCidrs);
-  for (const why of problems) log.error({ node: cfg.nodeName }, why);
-  log.info({ asn: config.asn, routerId: config.routerId, peers: config.peers.map((p) => p.address) }, 'BGP speaker config');
-  return config;
 }

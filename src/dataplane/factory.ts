@@ -15,8 +15,6 @@ export interface DataPlaneDeps {
   run: Runner;
   logger: Logger;
   nodeName: string;
-  /** The current IP pool CIDRs (they follow the IPPool objects): with IPVS, the VIPs bgpvs may own. */
-  poolCidrs: () => readonly string[];
   podNetns: PodNetnsSource;
   /** nft, Cluster policy: node-level DSR (default) or masquerade only. */
   nftClusterMode?: 'dsr' | 'masquerade';
@@ -24,8 +22,6 @@ export interface DataPlaneDeps {
   nftMaglevSize?: number;
   /** This node's address (nft Cluster DSR: the interface holding it is the uplink). */
   nodeAddress?: string;
-  /** Every node's addresses, from the Node watch (nft Cluster DSR). */
-  nodeAddresses?: () => ReadonlyMap<string, readonly string[]>;
 }
 
 /** Pure: the pod-netns resolver a source names (undefined: no DSR into pods). */
@@ -42,10 +38,11 @@ export function podResolverFor(src: PodNetnsSource, run: Runner): PodNetnsResolv
 
 export function createDataPlane(name: DataPlaneName, d: DataPlaneDeps): DataPlane {
   if (name === 'nft') {
-    const dsr = (d.nftClusterMode ?? 'dsr') === 'dsr' && d.nodeAddress && d.nodeAddresses;
-    const clusterContext = dsr ? clusterContextResolver({ run: d.run, nodeName: d.nodeName, nodeAddress: d.nodeAddress!, nodeAddresses: d.nodeAddresses! }) : undefined;
+    // Cluster DSR learns where the other nodes are from each pass's DataPlaneContext.
+    const dsr = (d.nftClusterMode ?? 'dsr') === 'dsr' && d.nodeAddress;
+    const clusterContext = dsr ? clusterContextResolver({ run: d.run, nodeName: d.nodeName, nodeAddress: d.nodeAddress! }) : undefined;
     return new NftDataPlane({ run: d.run, logger: d.logger, nodeName: d.nodeName, ...(d.nftMaglevSize ? { buckets: d.nftMaglevSize } : {}), ...(clusterContext ? { clusterContext } : {}) });
   }
   const podResolver = podResolverFor(d.podNetns, d.run);
-  return new IpvsNodeDataPlane({ run: d.run, logger: d.logger, nodeName: d.nodeName, poolCidrs: d.poolCidrs, ...(podResolver ? { podResolver } : {}) });
+  return new IpvsNodeDataPlane({ run: d.run, logger: d.logger, nodeName: d.nodeName, ...(podResolver ? { podResolver } : {}) });
 }

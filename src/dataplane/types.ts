@@ -16,10 +16,18 @@ export interface SyncResult {
   skipped: readonly { vip: string; port: number; protocol: string; reason: string }[];
 }
 
+/** What a pass tells the data plane besides the virtual servers (from the same snapshot). */
+export interface DataPlaneContext {
+  /** The IP pools' CIDRs: with IPVS, the VIPs bgpvs may own. */
+  poolCidrs: readonly string[];
+  /** Every node's addresses (nft Cluster DSR: where to hand a packet over). */
+  nodeAddresses: ReadonlyMap<string, readonly string[]>;
+}
+
 export interface DataPlane {
   readonly name: DataPlaneName;
   /** Make the node's data plane match `desired` (owning only our own objects). */
-  sync(desired: readonly VirtualServer[]): Promise<SyncResult>;
+  sync(desired: readonly VirtualServer[], ctx?: DataPlaneContext): Promise<SyncResult>;
   /** What the kernel holds now, read back. */
   list(): Promise<VirtualServer[]>;
 }

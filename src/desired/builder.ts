@@ -7,6 +7,7 @@
  * those fragments touch. Both give equal output for equal input; a unit test holds them to it.
  */
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
+import type { ServiceSnapshot } from '../model/snapshot.js';
 import type { Advertisement, NodeDesiredState, ServiceDecision, VirtualServer, VirtualServerKey } from '../model/types.js';
 import { compileModelConfig, type CompiledModelConfig, type ModelConfig } from './config.js';
 import { skipFragment, viewFragment, type NodeContext, type PrefixClaim, type ServiceFragment } from './node-fragment.js';
@@ -14,13 +15,8 @@ import { cmp, compareVirtualServers, vsKey } from './order.js';
 import { nodeEligibility } from './node-eligibility.js';
 import { buildServiceView, sliceServiceKey } from './service-view.js';
 
-export interface ClusterSnapshot {
-  services: readonly V1Service[];
-  endpointSlices: readonly V1EndpointSlice[];
-  nodes: readonly V1Node[];
-}
 
-export function buildNodeDesiredState(snapshot: ClusterSnapshot, nodeName: string, cfg: ModelConfig): NodeDesiredState {
+export function buildNodeDesiredState(snapshot: ServiceSnapshot, nodeName: string, cfg: ModelConfig): NodeDesiredState {
   const b = new ModelBuilder(cfg, nodeName);
   b.sync(snapshot);
   return b.build();
@@ -180,7 +176,7 @@ export class ModelBuilder {
    * replace a changed object with a new one). Keys (namespace/name) are unique within each
    * list, as in any Kubernetes list.
    */
-  sync(snapshot: ClusterSnapshot): void {
+  sync(snapshot: ServiceSnapshot): void {
     this.setNode(snapshot.nodes.find((n) => n.metadata?.name === this.nodeName));
     const { lastServices, lastSlices } = this;
     snapshot.services.forEach((s, i) => {

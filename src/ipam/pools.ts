@@ -6,47 +6,7 @@ import ipaddr from 'ipaddr.js';
 import { canonicalIp, parseCidrRange } from '../model/ip.js';
 import type { IpFamily } from '../model/types.js';
 import type { LabelSelector } from '../model/selector.js';
-
-export const IPPOOL_GROUP = 'bgpvs.io';
-export const IPPOOL_VERSION = 'v1alpha1';
-export const IPPOOL_PLURAL = 'ippools';
-
-/** The IPPool object as stored (spec as the CRD schema admits it; nothing trusted). */
-export interface IPPoolObject {
-  metadata?: { name?: string; generation?: number; resourceVersion?: string };
-  spec?: {
-    cidrs?: string[];
-    ranges?: { start?: string; end?: string }[];
-    autoAssign?: boolean;
-    avoidBuggyIPs?: boolean;
-    serviceAllocation?: {
-      priority?: number;
-      namespaces?: string[];
-      namespaceSelector?: LabelSelector;
-      serviceSelector?: LabelSelector;
-    };
-    bgp?: { communities?: string[]; largeCommunities?: string[]; localPref?: number; weightedEcmp?: boolean };
-  };
-  status?: IPPoolStatus;
-}
-
-export interface PoolCondition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  lastTransitionTime?: string;
-  observedGeneration?: number;
-}
-
-export interface IPPoolStatus {
-  used?: number;
-  free?: string;
-  usedIPv4?: number;
-  usedIPv6?: number;
-  observedGeneration?: number;
-  conditions?: PoolCondition[];
-}
+import type { IPPoolObject } from '../model/ip-pool.js';
 
 /** Inclusive range of one family, as integers. */
 export interface IpRange {

@@ -15,12 +15,13 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
   type V1EndpointSlice,
+  type V1Namespace,
   type V1Node,
   type V1Service,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { ClusterSnapshot } from '../desired/builder.js';
-import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, type IPPoolObject } from '../ipam/pools.js';
+import type { ClusterSnapshot } from '../model/snapshot.js';
+import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, type IPPoolObject } from '../model/ip-pool.js';
 import { BGPPEER_GROUP, BGPPEER_PLURAL, BGPPEER_VERSION, type BGPPeerObject } from '../model/bgp-peer.js';
 import { BoundedWatch, type BoundedWatchOptions } from './bounded-watch.js';
 import { BgpvsError } from '../errors.js';
@@ -147,30 +148,50 @@ export class WatchedKind<T extends KubernetesObject> {
   }
 }
 
-/** Services, EndpointSlices, Nodes, IP pools and BGP peers: the agent's view of the cluster. */
+/** The kinds a listener can ask to be told about. */
+export type WatchKindName = 'Service' | 'EndpointSlice' | 'Node' | 'Namespace' | typeof IPPOOL_PLURAL | typeof BGPPEER_PLURAL;
+
+/**
+ * The agent's one view of the cluster: Services, EndpointSlices, Nodes, Namespaces, IP pools
+ * and BGP peers, each listed and watched once per agent. The node pass and the IP allocation
+ * controller both read these caches; each subscribes to the kinds it acts on.
+ */
 export class ClusterWatch {
   readonly services: WatchedKind<V1Service>;
   readonly slices: WatchedKind<V1EndpointSlice>;
   readonly nodes: WatchedKind<V1Node>;
+  readonly namespaces: WatchedKind<V1Namespace>;
   readonly pools: WatchedKind<IPPoolObject & KubernetesObject>;
   readonly peers: WatchedKind<BGPPeerObject & KubernetesObject>;
   private readonly all: WatchedKind<KubernetesObject>[];
+  private readonly listeners = new Set<{ kinds: ReadonlySet<string>; fn: (kind: string) => void }>();
 
-  constructor(kc: KubeConfig, onChange: (kind: string) => void, log: Logger) {
+  constructor(kc: KubeConfig, log: Logger) {
     const core = kc.makeApiClient(CoreV1Api);
     const disc = kc.makeApiClient(DiscoveryV1Api);
+    const onChange = (kind: string) => {
+      for (const l of this.listeners) if (l.kinds.has(kind)) l.fn(kind);
+    };
     this.services = new WatchedKind('Service', kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), onChange, log);
     this.slices = new WatchedKind('EndpointSlice', kc, '/apis/discovery.k8s.io/v1/endpointslices', () => disc.listEndpointSliceForAllNamespaces(), onChange, log);
     this.nodes = new WatchedKind('Node', kc, '/api/v1/nodes', () => core.listNode(), onChange, log);
+    this.namespaces = new WatchedKind('Namespace', kc, '/api/v1/namespaces', () => core.listNamespace(), onChange, log);
     this.pools = ClusterWatch.custom(kc, IPPOOL_GROUP, IPPOOL_VERSION, IPPOOL_PLURAL, onChange, log);
     this.peers = ClusterWatch.custom(kc, BGPPEER_GROUP, BGPPEER_VERSION, BGPPEER_PLURAL, onChange, log);
-    this.all = [this.services, this.slices, this.nodes, this.pools, this.peers] as unknown as WatchedKind<KubernetesObject>[];
+    this.all = [this.services, this.slices, this.nodes, this.namespaces, this.pools, this.peers] as unknown as WatchedKind<KubernetesObject>[];
   }
 
   /** A custom resource (cluster-scoped) watched like the built-in kinds. */
   static custom<T extends KubernetesObject>(kc: KubeConfig, group: string, version: string, plural: string, onChange: (kind: string) => void, log: Logger): WatchedKind<T> {
     const api = kc.makeApiClient(CustomObjectsApi);
     return new WatchedKind<T>(plural, kc, `/apis/${group}/${version}/${plural}`, async () => (await api.listClusterCustomObject({ group, version, plural })) as KubernetesListObject<T>, onChange, log);
+  }
+
+  /** `fn(kind)` after every change (and first list) of one of `kinds`; returns the unsubscribe. */
+  subscribe(kinds: readonly WatchKindName[], fn: (kind: string) => void): () => void {
+    const l = { kinds: new Set<string>(kinds), fn };
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
   }
 
   start(): Promise<void[]> {
@@ -184,6 +205,13 @@ export class ClusterWatch {
   /** Undefined until every kind has been listed once. */
   snapshot(): ClusterSnapshot | undefined {
     if (!this.all.every((w) => w.isSynced)) return undefined;
-    return { services: this.services.items(), endpointSlices: this.slices.items(), nodes: this.nodes.items() };
+    return {
+      services: this.services.items(),
+      endpointSlices: this.slices.items(),
+      nodes: this.nodes.items(),
+      namespaces: this.namespaces.items(),
+      pools: this.pools.items(),
+      peers: this.peers.items(),
+    };
   }
 }

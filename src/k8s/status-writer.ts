@@ -4,8 +4,7 @@
  * fails with 409 instead of clobbering a change we have not seen.
  */
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Service } from '@kubernetes/client-node';
-import type { IPPoolObject } from '../ipam/pools.js';
-import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION } from '../ipam/pools.js';
+import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, type IPPoolObject } from '../model/ip-pool.js';
 import { BGPPEER_GROUP, BGPPEER_PLURAL, BGPPEER_VERSION, type BGPPeerObject } from '../model/bgp-peer.js';
 
 export interface StatusApi {

@@ -15,7 +15,9 @@ import { NetLab } from '../rig/netns.js';
 import { FrrRouter, frrSkipReason, kernelRoutes } from '../rig/frr-router.js';
 import { gobgpProtoDir, toolPath } from '../rig/paths.js';
 import { loadConfig } from '../../src/config/config.js';
-import { resolveSpeakerConfig } from '../../src/agent/peers.js';
+import { speakerConfigFor } from '../../src/agent/peers.js';
+import { peerSources } from '../../src/agent/node-plan.js';
+import { PeerSecrets, apiSecretSource } from '../../src/k8s/secrets.js';
 import { GobgpClient } from '../../src/bgp/gobgp-client.js';
 import { GobgpSpeaker } from '../../src/bgp/speaker.js';
 import { GobgpdSupervisor } from '../../src/bgp/supervisor.js';
@@ -45,7 +47,11 @@ test('agent peers: Node labels pick the peer, annotations override the ASN and r
         ]),
     ],
   });
-  const speakerCfg = await resolveSpeakerConfig(api.kubeConfig(), cfg, '10.0.0.11', ['10.100.0.0/24'], silentLogger());
+  // As a node pass does: the Node and the peers' Secrets read from the API, then the pure step.
+  const node = await core.readNode({ name: 'n0' });
+  const sources = peerSources(cfg, { peers: [] });
+  const secrets = await new PeerSecrets({ source: apiSecretSource(api.kubeConfig()), logger: silentLogger() }).read(sources.secretRefs);
+  const speakerCfg = speakerConfigFor(cfg, '10.0.0.11', node, sources.peers, secrets, ['10.100.0.0/24']).config;
   assert.equal(speakerCfg.asn, 65077, 'the Node annotation overrides --bgp.asn');
   assert.equal(speakerCfg.routerId, '10.9.9.9', 'the Node annotation overrides the router-id');
   assert.deepEqual(speakerCfg.peers.map((p) => [p.address, p.password]), [['10.0.0.1', 'tor-a-secret']]);

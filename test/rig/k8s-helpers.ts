@@ -13,7 +13,7 @@ import {
   type KubernetesObject,
   type V1Service,
 } from '@kubernetes/client-node';
-import type { IPPoolObject } from '../../src/ipam/pools.js';
+import type { IPPoolObject } from '../../src/model/ip-pool.js';
 import { KubeApi } from './kube-api.js';
 import { waitFor } from '../../src/util/wait.js';
 

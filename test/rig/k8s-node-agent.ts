@@ -5,15 +5,13 @@
  * loopback port), so a test can read what the node really serves: the nft table and
  * gobgpd's peers and paths.
  */
-import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Agent, type AgentStatusReport } from '../../src/agent/agent.js';
-import { modelPools } from '../../src/agent/pools.js';
 import { GobgpClient, FAMILY_IPV4 } from '../../src/bgp/gobgp-client.js';
 import { loadConfig } from '../../src/config/config.js';
 import { NftDataPlane } from '../../src/dataplane/nft/adapter.js';
 import { run } from '../../src/exec/run.js';
-import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, parsePools, type IPPoolObject } from '../../src/ipam/pools.js';
 import { freeLoopbackPorts, type KubeApi } from './kube-api.js';
 import { NetLab } from './netns.js';
 import { gobgpProtoDir } from './paths.js';
@@ -60,11 +58,8 @@ export async function startNodeAgent(api: KubeApi, admin: KubeConfig, o: { nodeN
         ...(o.extraArgs ?? []),
       ],
     });
-    // As main.ts: the pools at start; the agent follows IPPool changes from then on.
-    const list = (await kc.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: IPPOOL_GROUP, version: IPPOOL_VERSION, plural: IPPOOL_PLURAL })) as { items?: IPPoolObject[] };
-    const pools = modelPools(parsePools(list.items ?? []).pools);
     const dataplane = new NftDataPlane({ run, logger: o.logger, nodeName: o.nodeName, netns: lab.ns('node') });
-    const agent = new Agent({ config, logger: o.logger, dataplane, pools, kubeConfig: kc });
+    const agent = new Agent({ config, logger: o.logger, dataplane, kubeConfig: kc });
     await agent.start();
     const gobgp = new GobgpClient({ target: `127.0.0.1:${grpcPort}`, protoDir: gobgpProtoDir() });
     return {

@@ -8,7 +8,6 @@ import type { Advertisement } from '../../src/model/types.js';
 import { AS_TRANS, BYTES_PER_ENDPOINT, linkBandwidthFor, weightedEcmpHook } from '../../src/bgp/link-bandwidth.js';
 import { fromGobgpPath, pathKey, toGobgpPath, wantedPaths } from '../../src/bgp/paths.js';
 import { diffPaths } from '../../src/bgp/diff.js';
-import { diff } from '../../src/desired/diff.js';
 import { parsePool } from '../../src/ipam/pools.js';
 import { buildNodeDesiredState } from '../../src/desired/builder.js';
 import { modelConfig } from '../../src/desired/config.js';
@@ -62,10 +61,6 @@ test('link-bandwidth: an endpoint-count change replaces the path in place; weigh
   // IPv6 VIPs carry it too (MP_REACH path, same extended community).
   const v6 = wantedPaths([ad({ prefix: '2001:db8::10/128', family: 'IPv6', localReadyEndpoints: 2 })], { ...opts, nextHops: { IPv6: '2001:db8::11' } }).paths[0]!;
   assert.deepEqual(fromGobgpPath(toGobgpPath(v6))?.linkBandwidth, { asn: 65001, bytesPerSecond: 250_000 });
-
-  // The model's own diff says the same: one update, no withdraw.
-  const ops = diff({ virtualServers: [], advertisements: [ad({ localReadyEndpoints: 3 })] }, { virtualServers: [], advertisements: [ad({ localReadyEndpoints: 1 })] });
-  assert.deepEqual(ops.map((o) => o.kind), ['updateAdvertisement']);
 });
 
 test('pools: weightedEcmp is on unless the pool turns it off', () => {

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
-import { buildNodeDesiredState, ModelBuilder, type ClusterSnapshot } from '../../src/desired/builder.js';
+import { buildNodeDesiredState, ModelBuilder } from '../../src/desired/builder.js';
+import type { ServiceSnapshot as ClusterSnapshot } from '../../src/model/snapshot.js';
 import { modelConfig } from '../../src/desired/config.js';
 import { node, renderAds, slice, svc } from './desired-fixtures.js';
 

@@ -1,7 +1,8 @@
 /** Literal Services and pools for the ipam unit tests. */
 import type { V1Service } from '@kubernetes/client-node';
 import { allocate, type AllocationResult } from '../../src/ipam/allocator.js';
-import { parsePools, type IPPoolObject } from '../../src/ipam/pools.js';
+import { parsePools } from '../../src/ipam/pools.js';
+import type { IPPoolObject } from '../../src/model/ip-pool.js';
 import { serviceRequest } from '../../src/ipam/service-request.js';
 
 export interface SvcOpts {

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NodeReconciler, NotSyncedError, vipsOf } from '../../src/agent/node-reconciler.js';
-import type { ClusterSnapshot } from '../../src/desired/builder.js';
-import type { Advertisement, NodeDesiredState, VirtualServer } from '../../src/model/types.js';
+import { NodeReconciler, NotSyncedError } from '../../src/agent/node-reconciler.js';
+import type { NodeObservation, NodePlan } from '../../src/agent/node-plan.js';
+import type { DataPlaneContext } from '../../src/dataplane/types.js';
+import type { Advertisement, VirtualServer } from '../../src/model/types.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ad } from './advertisement-fixture.js';
 
@@ -10,20 +11,25 @@ const vs = (vip: string, port: number): VirtualServer => ({
   vip, port, protocol: 'TCP', family: 'IPv4', scheduler: 'rr', schedulerFlags: [], persistenceSeconds: 0,
   forwarding: 'nat', realServers: [{ address: '10.244.1.10', port: 8080, weight: 1 }], services: ['demo/web'],
 });
-const desired: NodeDesiredState = {
+const dpContext: DataPlaneContext = { poolCidrs: ['192.0.2.0/24'], nodeAddresses: new Map([['n1', ['10.0.0.11']]]) };
+const desired: NodePlan = {
   virtualServers: [vs('192.0.2.10', 80), vs('192.0.2.10', 443), vs('192.0.2.11', 80)],
   advertisements: [ad('192.0.2.10/32'), ad('192.0.2.11/32')],
   decisions: [{ service: 'demo/web', ip: '192.0.2.10', advertised: true }],
+  pools: [],
+  dataplane: dpContext,
+  speaker: { config: { asn: 65001, listenPort: -1, nextHops: { IPv4: '10.0.0.11' }, peers: [], exportCidrs: [] }, key: 'k' },
+  problems: [],
 };
-const snap: ClusterSnapshot = { services: [], endpointSlices: [], nodes: [] };
+const obs: NodeObservation = { snapshot: { services: [], endpointSlices: [], nodes: [], namespaces: [], pools: [], peers: [] }, secrets: new Map() };
 
 test('node reconciler: before the first full list nothing is touched, and the pass reports why', async () => {
   const touched: string[] = [];
   const r = new NodeReconciler({
-    source: { snapshot: () => undefined },
-    model: { build: () => desired },
+    observe: async () => undefined,
+    plan: () => desired,
     dataplane: { sync: async () => touched.push('dp') },
-    advertiser: { setAdvertisements: async () => touched.push('bgp') },
+    advertiser: { apply: async () => touched.push('bgp') },
     logger: silentLogger(),
   });
   const res = await r.pass('start');
@@ -31,22 +37,21 @@ test('node reconciler: before the first full list nothing is touched, and the pa
   assert.ok(res.failures[0] instanceof NotSyncedError);
 });
 
-test('node reconciler: VIPs and data plane before BGP; a failing step does not stop the others', async () => {
+test('node reconciler: data plane before BGP; a failing step does not stop the others', async () => {
   const order: string[] = [];
-  let got: { vips?: readonly string[]; ads?: readonly Advertisement[] } = {};
+  let got: { ctx?: DataPlaneContext; ads?: readonly Advertisement[] } = {};
   let dpFails = true;
   let want = desired;
   const r = new NodeReconciler({
-    source: { snapshot: () => snap },
-    model: { build: () => want },
-    vips: { sync: async (v) => { order.push('vips'); got = { ...got, vips: v }; } },
-    dataplane: { sync: async () => { order.push('dp'); if (dpFails) throw new Error('nft -f failed'); } },
-    advertiser: { setAdvertisements: async (a) => { order.push('bgp'); got = { ...got, ads: a }; } },
+    observe: async () => obs,
+    plan: () => want,
+    dataplane: { sync: async (_vs, ctx) => { order.push('dp'); got = { ...got, ctx }; if (dpFails) throw new Error('nft -f failed'); } },
+    advertiser: { apply: async (_plan, a) => { order.push('bgp'); got = { ...got, ads: a }; } },
     logger: silentLogger(),
   });
   const res = await r.pass('event');
-  assert.deepEqual(order, ['vips', 'dp', 'bgp'], 'BGP still runs (to withdraw) when the data plane failed');
-  assert.deepEqual(got.vips, ['192.0.2.10', '192.0.2.11']);
+  assert.deepEqual(order, ['dp', 'bgp'], 'BGP still runs (to withdraw) when the data plane failed');
+  assert.equal(got.ctx, dpContext, 'the data plane is told the pools and node addresses of the same plan');
   assert.deepEqual(got.ads, [], 'nothing new is announced for VIPs the node could not program');
   assert.deepEqual(res.failures.map((e) => [e.message, (e as Error & { step?: string }).step]), [['nft -f failed', 'dataplane']]);
 
@@ -60,8 +65,4 @@ test('node reconciler: VIPs and data plane before BGP; a failing step does not s
   want = { ...desired, advertisements: [ad('192.0.2.10/32'), ad('192.0.2.12/32')] };
   await r.pass('event');
   assert.deepEqual((got.ads as readonly Advertisement[] | undefined)?.map((a) => a.prefix), ['192.0.2.10/32']);
-});
-
-test('node reconciler: vipsOf dedupes and sorts', () => {
-  assert.deepEqual(vipsOf([vs('192.0.2.11', 80), vs('192.0.2.10', 80), vs('192.0.2.10', 443)]), ['192.0.2.10', '192.0.2.11']);
 });

@@ -14,7 +14,7 @@
 import type { Runner } from '../../exec/run.js';
 import type { Logger } from '../../observability/logger.js';
 import type { VirtualServer } from '../../model/types.js';
-import type { DataPlane, SyncResult } from '../types.js';
+import type { DataPlane, DataPlaneContext, SyncResult } from '../types.js';
 import { IpvsDataPlane, type IpvsSyncResult } from './adapter.js';
 import type { VipOwnership } from './diff.js';
 import { ipvsVirtualServers, nodeDsrSysctls, parseRouteGetDev, planPodDsr, vipOwnership } from './node-plan.js';
@@ -26,8 +26,8 @@ export interface IpvsNodeDataPlaneOptions {
   run: Runner;
   logger: Logger;
   nodeName: string;
-  /** CIDRs of the IP pools (or a getter, when pools change). */
-  poolCidrs: readonly string[] | (() => readonly string[]);
+  /** CIDRs of the IP pools until a pass says otherwise (each pass's DataPlaneContext wins). */
+  poolCidrs?: readonly string[];
   /** Local pods' network namespaces; without it, DSR into pods is not set up (NAT still works). */
   podResolver?: PodNetnsResolver;
   /** The VIP dummy interface (default bgpvs0). */
@@ -51,7 +51,7 @@ export class IpvsNodeDataPlane implements DataPlane {
   private readonly ipvs: IpvsDataPlane;
   private readonly vips: NodeVips;
   private readonly pods: PodDsr | undefined;
-  private readonly poolCidrs: () => readonly string[];
+  private poolCidrs: readonly string[];
   /** Set at the start of each pass (and by list()); the IPVS adapter reads it through a getter. */
   private ownership: VipOwnership = { has: () => false };
   /** Pods given VIPs earlier: a hint for the sweep when the resolver cannot list. */
@@ -59,8 +59,7 @@ export class IpvsNodeDataPlane implements DataPlane {
 
   constructor(private readonly opts: IpvsNodeDataPlaneOptions) {
     this.log = opts.logger.child({ component: 'ipvs-node' });
-    const pc = opts.poolCidrs;
-    this.poolCidrs = typeof pc === 'function' ? pc : () => pc;
+    this.poolCidrs = opts.poolCidrs ?? [];
     this.ipvs = new IpvsDataPlane({
       run: opts.run,
       logger: opts.logger,
@@ -74,7 +73,7 @@ export class IpvsNodeDataPlane implements DataPlane {
 
   private async refreshOwnership(desired: readonly VirtualServer[]): Promise<void> {
     const onInterface = await this.vips.list();
-    this.ownership = vipOwnership(this.poolCidrs(), [...desired.map((v) => v.vip), ...onInterface]);
+    this.ownership = vipOwnership(this.poolCidrs, [...desired.map((v) => v.vip), ...onInterface]);
   }
 
   async list(): Promise<ActualVirtualServer[]> {
@@ -82,7 +81,8 @@ export class IpvsNodeDataPlane implements DataPlane {
     return this.ipvs.list();
   }
 
-  async sync(desired: readonly VirtualServer[]): Promise<IpvsNodeSyncResult> {
+  async sync(desired: readonly VirtualServer[], pass?: DataPlaneContext): Promise<IpvsNodeSyncResult> {
+    if (pass) this.poolCidrs = pass.poolCidrs;
     const failures: Error[] = [];
     const step = async <T>(name: string, fn: () => Promise<T>): Promise<T | undefined> => {
       try {

@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import type { Runner } from '../../exec/run.js';
 import type { VirtualServer } from '../../model/types.js';
-import type { DataPlane, SyncResult } from '../types.js';
+import type { DataPlane, DataPlaneContext, SyncResult } from '../types.js';
 import {
   DR_TABLE,
   NAT_TABLE,
@@ -57,7 +57,7 @@ export interface NftDataPlaneOptions {
    * Resolves the Cluster DSR context (uplink, on-link nodes' addresses) for this pass; none
    * (or undefined) = masquerade every remote real server, kube-proxy style.
    */
-  clusterContext?: (desired: readonly VirtualServer[]) => Promise<ClusterDsrContext | undefined>;
+  clusterContext?: (desired: readonly VirtualServer[], ctx?: DataPlaneContext) => Promise<ClusterDsrContext | undefined>;
   /** Replace the tables whole at least this often (default 10 minutes). */
   fullResyncMs?: number;
   /** Clock for the resync timer (tests). */
@@ -261,9 +261,9 @@ export class NftDataPlane implements DataPlane {
     return { byId, skipped };
   }
 
-  async sync(desired: readonly VirtualServer[]): Promise<SyncResult> {
+  async sync(desired: readonly VirtualServer[], pass?: DataPlaneContext): Promise<SyncResult> {
     const dr = this.opts.drContext ? await this.opts.drContext(desired) : undefined;
-    const cluster = this.opts.clusterContext ? await this.opts.clusterContext(desired) : undefined;
+    const cluster = this.opts.clusterContext ? await this.opts.clusterContext(desired, pass) : undefined;
     const ctx = this.context(dr, cluster);
     const { byId, skipped } = this.fragments(desired, ctx);
     const skel = skeleton(ctx);

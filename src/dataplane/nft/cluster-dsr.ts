@@ -4,6 +4,7 @@
  * the one holding this node's address; a node is on-link when its address (InternalIP) lies in
  * one of that device's prefixes and is not ours. Any other node keeps the masquerade fallback.
  */
+import type { DataPlaneContext } from '../types.js';
 import ipaddr from 'ipaddr.js';
 import type { V1Node } from '@kubernetes/client-node';
 import type { Runner } from '../../exec/run.js';
@@ -64,22 +65,22 @@ export interface ClusterResolverOptions {
   nodeName: string;
   /** This node's address: the interface holding it is the device. */
   nodeAddress: string;
-  /** Every node's addresses (the agent's Node watch). */
-  nodeAddresses: () => ReadonlyMap<string, readonly string[]>;
+  /** Every node's addresses when a pass gives none (tests); a pass's DataPlaneContext wins. */
+  nodeAddresses?: () => ReadonlyMap<string, readonly string[]>;
   /** Re-read the interfaces at most this often (default 10 s). */
   cacheMs?: number;
   now?: () => number;
 }
 
 /** `NftDataPlaneOptions.clusterContext` from this node's interfaces (`ip -j -4 addr show`, cached) and the Nodes. */
-export function clusterContextResolver(o: ClusterResolverOptions): () => Promise<ClusterDsrContext | undefined> {
+export function clusterContextResolver(o: ClusterResolverOptions): (desired: unknown, pass?: DataPlaneContext) => Promise<ClusterDsrContext | undefined> {
   let cached: { at: number; ifaces: IpAddrJson[] } | undefined;
   const now = o.now ?? Date.now;
-  return async () => {
+  return async (_desired, pass) => {
     if (!cached || now() - cached.at >= (o.cacheMs ?? 10_000)) {
       const res = await o.run(['ip', '-j', '-4', 'addr', 'show'], { netns: o.netns });
       cached = { at: now(), ifaces: JSON.parse(res.stdout) as IpAddrJson[] };
     }
-    return clusterDsrContext(cached.ifaces, { name: o.nodeName, address: o.nodeAddress }, o.nodeAddresses());
+    return clusterDsrContext(cached.ifaces, { name: o.nodeName, address: o.nodeAddress }, pass?.nodeAddresses ?? o.nodeAddresses?.() ?? new Map());
   };
 }

@@ -1,0 +1,116 @@
+/**
+ * The pure step of the node pass: what one observation (the informer caches and the peers'
+ * Secrets) means for this node — its virtual servers, advertisements and per-Service decisions,
+ * the BGP speaker's config, and what the data plane must know besides the virtual servers.
+ *
+ * `planNode` is a function of its arguments. `NodePlanner` gives the same result and keeps the
+ * Service model's incremental builder between passes (a memo: ~1 ms instead of ~300 ms per pass
+ * at 10,000 Services); a change of the IP pools starts a new builder.
+ */
+import type { V1Node } from '@kubernetes/client-node';
+import type { Config } from '../config/config.js';
+import type { SpeakerConfig } from '../bgp/config.js';
+import type { DataPlaneContext } from '../dataplane/types.js';
+import { nodeAddressesOf } from '../dataplane/nft/cluster-dsr.js';
+import { ModelBuilder } from '../desired/builder.js';
+import { modelConfig, type PoolAttributes } from '../desired/config.js';
+import { parsePools } from '../ipam/pools.js';
+import type { NodeDesiredState } from '../model/types.js';
+import type { ClusterSnapshot } from '../model/snapshot.js';
+import type { SecretKeyRef } from '../model/secret-ref.js';
+import { mergePeers, speakerConfigFor, type PeerSource } from './peers.js';
+import { modelPools } from './pools.js';
+
+/** What the observe step hands to the pure step. */
+export interface NodeObservation {
+  snapshot: ClusterSnapshot;
+  /** secretKey(ref) → value, for the Secrets the peers refer to. */
+  secrets: ReadonlyMap<string, string>;
+}
+
+export interface NodePlan extends NodeDesiredState {
+  pools: readonly PoolAttributes[];
+  dataplane: DataPlaneContext;
+  /** The BGP speaker's config; `key` changes exactly when the config does. */
+  speaker: { config: SpeakerConfig; key: string };
+  /** Objects or settings left out, with why (logged when they change). */
+  problems: readonly string[];
+}
+
+/** The peers (config and BGPPeer objects) and the Secret keys they need: the observe step reads those. */
+export function peerSources(cfg: Readonly<Config>, snapshot: Pick<ClusterSnapshot, 'peers'>): { peers: PeerSource[]; problems: string[]; secretRefs: SecretKeyRef[] } {
+  const { peers, problems } = mergePeers(cfg.bgp.peers, snapshot.peers);
+  return {
+    peers,
+    problems: problems.map((p) => `BGPPeer ${p.name} ignored: ${p.reason}`),
+    secretRefs: peers.flatMap((p) => (p.passwordSecret ? [p.passwordSecret] : [])),
+  };
+}
+
+/** The valid IP pools as the node side needs them (CIDRs and BGP attributes), and the invalid ones. */
+export function nodePools(snapshot: Pick<ClusterSnapshot, 'pools'>): { pools: PoolAttributes[]; problems: string[] } {
+  const { pools, invalid } = parsePools(snapshot.pools);
+  return { pools: modelPools(pools), problems: invalid.map((p) => `IP pool ${p.name} ignored: ${p.reason}`) };
+}
+
+export function builderFor(cfg: Readonly<Config>, pools: readonly PoolAttributes[]): ModelBuilder {
+  return new ModelBuilder(
+    modelConfig({
+      loadBalancerClass: cfg.service.loadBalancerClass,
+      handleClasslessServices: cfg.service.handleClasslessServices,
+      advertiseClusterIPs: cfg.service.advertiseClusterIPs,
+      advertiseExternalIPs: cfg.service.advertiseExternalIPs,
+      defaultScheduler: cfg.service.defaultScheduler,
+      defaultForwarding: cfg.service.defaultForwarding,
+      pools,
+    }),
+    cfg.nodeName,
+  );
+}
+
+/** Everything but the Service model, from the observation. */
+function planAround(cfg: Readonly<Config>, nodeAddress: string, obs: NodeObservation): Omit<NodePlan, keyof NodeDesiredState> {
+  const { snapshot, secrets } = obs;
+  const pools = nodePools(snapshot);
+  const poolCidrs = pools.pools.flatMap((p) => p.cidrs);
+  const sources = peerSources(cfg, snapshot);
+  const node: V1Node | undefined = snapshot.nodes.find((n) => n.metadata?.name === cfg.nodeName);
+  const speaker = speakerConfigFor(cfg, nodeAddress, node, sources.peers, secrets, poolCidrs);
+  return {
+    pools: pools.pools,
+    dataplane: { poolCidrs, nodeAddresses: nodeAddressesOf(snapshot.nodes) },
+    // (JSON leaves out the link-bandwidth hook, a function of the ASN, which the key holds.)
+    speaker: { config: speaker.config, key: JSON.stringify(speaker.config) },
+    problems: [...pools.problems, ...sources.problems, ...speaker.problems],
+  };
+}
+
+/** Pure: the node's plan from one observation. */
+export function planNode(cfg: Readonly<Config>, nodeAddress: string, obs: NodeObservation): NodePlan {
+  const around = planAround(cfg, nodeAddress, obs);
+  const b = builderFor(cfg, around.pools);
+  b.sync(obs.snapshot);
+  return { ...b.build(), ...around };
+}
+
+/** `planNode`, with the Service model built incrementally between passes. */
+export class NodePlanner {
+  private builder: ModelBuilder | undefined;
+  private poolsKey: string | undefined;
+
+  constructor(
+    private readonly cfg: Readonly<Config>,
+    private readonly nodeAddress: string,
+  ) {}
+
+  plan(obs: NodeObservation): NodePlan {
+    const around = planAround(this.cfg, this.nodeAddress, obs);
+    const key = JSON.stringify(around.pools);
+    if (!this.builder || key !== this.poolsKey) {
+      this.builder = builderFor(this.cfg, around.pools);
+      this.poolsKey = key;
+    }
+    this.builder.sync(obs.snapshot);
+    return { ...this.builder.build(), ...around };
+  }
+}
