@@ -15,7 +15,8 @@
  * The policy is externalTrafficPolicy Cluster (BENCH_LAB_POLICY=Local to change it), one pod
  * per node. Timings come from a shared 2-core machine: read them as upper bounds.
  * BENCH_LAB_KEEP=1 keeps the run's directory (agent logs) and prints where it is.
- * Targets (issue 7): p50 < 300, p99 < 1000, failover < 1000 ms, flows broken < 1 %.
+ * Targets (issue 7): p50 < 300, p99 < 1000, failover < 1000 ms, flows broken < 1 %; agent start →
+ * BGP session and restart → next hop back < 1,500 ms (issues 13, 17).
  * The last line is one JSON object.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -224,9 +225,42 @@ async function flowsBroken(b: Bench): Promise<{ pct: number; detail: string }> {
 // the JSON line under its name, before the silent-loss measurement cuts node3 off.
 // weighted_split_pct: node1's share of 400 connections to a Local Service with 3 ready pods on
 // node1 and 1 on node2, from the bench pool (weighted ECMP is on by default); target 65-85.
+// agent_start_to_session_ms / restart_to_nexthop_ms: node2's agent stopped (SIGTERM: it
+// withdraws and closes its session), then started as a process again; from the spawn to the
+// router seeing its BGP session Established, and to its next hop for a VIP back in the
+// router's FIB. Median of 3. Targets: < 1,500 ms both (issues 13 and 17).
 type LabFigure = (b: Bench) => Promise<number>;
+const restarts: { session: number[]; nexthop: number[] } = { session: [], nexthop: [] };
+async function measureRestarts(b: Bench): Promise<void> {
+  const node = 'node2';
+  const addr = nodeAddress(b.l, node);
+  const r = labRouter(b.l);
+  const vip = await waitForIp(b.l, 'bench', 'p0');
+  for (let i = 0; i < 3; i++) {
+    await allSessionsUp(b);
+    await killAgent(b.agents.get(node)!, 'SIGTERM');
+    await waitFor(`${node}: session down at the router`, async () => ((await r.bgpSummary()).some((p) => p.address === addr && p.state === 'Established') ? undefined : true), { timeoutMs: 30_000, intervalMs: 50 });
+    const t0 = performance.now();
+    b.agents.set(node, await startAgent(b.l, node, b.dir));
+    let session: number | undefined;
+    for (;;) {
+      if (session === undefined && (await r.bgpSummary()).some((p) => p.address === addr && p.state === 'Established')) session = performance.now() - t0;
+      if (session !== undefined && (await routerNexthops(b.l, vip)).includes(addr)) break;
+      if (performance.now() - t0 > 60_000) throw new Error(`${node}: no session or next hop 60 s after the agent started`);
+    }
+    restarts.session.push(round(session));
+    restarts.nexthop.push(round(performance.now() - t0));
+    await waitAgentReady(b.l, node);
+  }
+  console.log(`agent restart (node2, 3 runs): start → router session Established ${restarts.session.join(', ')} ms; → next hop back ${restarts.nexthop.join(', ')} ms`);
+}
 const MORE_FIGURES: Record<string, LabFigure> = {
   weighted_split_pct: (b) => weightedSplitPct(b.l),
+  agent_start_to_session_ms: async (b) => {
+    await measureRestarts(b);
+    return round(pct(restarts.session, 50));
+  },
+  restart_to_nexthop_ms: async () => round(pct(restarts.nexthop, 50)),
 };
 // ---------------------------------------------------------------------------------------
 
