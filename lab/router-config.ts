@@ -1,6 +1,6 @@
 /**
  * The lab router's FRR config, derived from the topology: one eBGP neighbour per node, ECMP
- * across them (multipath-relax: every node has its own AS), BFD at 100 ms × 3. The same text
+ * across them (multipath-relax: every node has its own AS), BFD at 100 ms × 3, graceful restart. The same text
  * is committed under lab/routers/ for containerlab (one integrated file there), and a unit
  * test keeps the two equal.
  *
@@ -26,6 +26,9 @@ export function labRouterConfig(topo: LabTopology, routerName: string): FrrConfi
     hostname: router.name,
     multipath: { relax: true, maxPaths: 16 },
     bfdProfile: { name: 'fast', receiveMs: 100, transmitMs: 100, multiplier: 3 },
+    // The nodes' peers run graceful restart too (src/lab/agents.ts): a bgpd restart keeps the
+    // VIP routes in the FIB (test/integration/bgp-frr-restart.test.ts).
+    extraBgpLines: ['bgp graceful-restart'],
     neighbors: nodes.map((n) => ({
       address: n.address!,
       asn: n.asn!,

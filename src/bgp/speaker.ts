@@ -121,6 +121,31 @@ export class GobgpSpeaker {
     return this.serial(() => this.syncPaths());
   }
 
+  /** Whether the speaker configures BFD towards this peer. */
+  bfdEnabled(address: string): boolean {
+    return Boolean(this.cfg.peers.find((p) => p.address === address)?.bfd);
+  }
+
+  /**
+   * Re-create one configured peer in gobgpd (DeletePeer + AddPeer): a fresh BGP FSM and BFD
+   * session. The way out of gobgpd's reset loop (./session-guard.ts); false if the speaker
+   * does not configure that peer.
+   */
+  repairPeer(address: string): Promise<boolean> {
+    return this.serial(async () => {
+      const p = this.cfg.peers.find((x) => x.address === address);
+      if (!p) return false;
+      try {
+        await this.client.deletePeer(address);
+      } catch (err) {
+        if (!(err instanceof GobgpError && err.code === NOT_FOUND)) throw err;
+      }
+      const peer = renderPeer(p, this.cfg);
+      await this.client.addPeer(peer);
+      return true;
+    });
+  }
+
   // ---- global ------------------------------------------------------------------------------
 
   private async ensureGlobal(): Promise<void> {

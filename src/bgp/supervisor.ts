@@ -7,6 +7,11 @@
  * Peer state comes from WatchEvent and is kept for status and metrics.
  * `stop()` drains first (RFC 8326 GRACEFUL_SHUTDOWN, lowered local-pref), waits, withdraws,
  * then stops BGP and the child.
+ *
+ * A session guard (./session-guard.ts) watches every peer: a reset loop or a BFD session
+ * that does not come up while BGP is Established gets the peer re-created in gobgpd (a
+ * Warning and `bgpvs_bfd_repairs_total{peer,reason}`), the way out of gobgpd v4.8.0's
+ * stale-reset loop after a router restart (docs/gobgpd-bfd-restart.md).
  */
 import type { Logger } from 'pino';
 import type { ResultPromise } from 'execa';
@@ -15,6 +20,7 @@ import { sleep } from '../util/wait.js';
 import { BgpvsError } from '../errors.js';
 import type { EventWatch, GobgpApi, PeerEvent } from './gobgp-client.js';
 import type { GobgpSpeaker } from './speaker.js';
+import { afterRepair, DEFAULT_GUARD_POLICY, NEW_GUARD, observeState, repairDue, settle, type GuardPolicy, type PeerGuard, type RepairReason } from './session-guard.js';
 
 export type GobgpdMode =
   | {
@@ -44,7 +50,11 @@ export interface PeerStatus {
 export interface BgpMetricsSink {
   bgpSessionChanges: { inc(labels: { peer: string; state: string }): void };
   bgpSessionUp: { set(labels: { peer: string }, v: number): void; remove(labels: { peer: string }): void };
+  bfdRepairs?: { inc(labels: { peer: string; reason: RepairReason }): void };
 }
+
+/** The session guard's policy and how often it reads BFD states (ListPeer); false: off. */
+export type SessionGuardOptions = false | (Partial<GuardPolicy> & { intervalMs?: number });
 
 export interface GobgpdSupervisorDeps {
   speaker: GobgpSpeaker;
@@ -60,6 +70,10 @@ export interface GobgpdSupervisorDeps {
   /** Tells of every completed (re)apply: for status, tests and benchmarks. */
   onApplied?: (info: { restarts: number }) => void;
   spawn?: typeof spawnDaemon;
+  /** Default: DEFAULT_GUARD_POLICY, checked every second. */
+  sessionGuard?: SessionGuardOptions;
+  /** Clock of the session guard (tests). */
+  now?: () => number;
 }
 
 /**
@@ -83,11 +97,18 @@ export class GobgpdSupervisor {
   private restartCount = 0;
   /** When everything was last applied successfully (ms since epoch); 0 = never. */
   private lastApplied = 0;
+  private readonly guards = new Map<string, PeerGuard>();
+  private guardTimer: NodeJS.Timeout | undefined;
+  private guardRunning = false;
+  private readonly guardPolicy: GuardPolicy | undefined;
+  private readonly now: () => number;
 
   constructor(deps: GobgpdSupervisorDeps) {
     this.d = deps;
     this.log = deps.logger.child({ component: 'gobgpd-supervisor' });
     this.backoffMs = deps.backoff?.initialMs ?? 200;
+    this.guardPolicy = deps.sessionGuard === false ? undefined : { ...DEFAULT_GUARD_POLICY, ...deps.sessionGuard };
+    this.now = deps.now ?? Date.now;
   }
 
   get pid(): number | undefined {
@@ -113,6 +134,7 @@ export class GobgpdSupervisor {
     for (const addr of [...this.peerStates.keys()]) {
       if (configured.has(addr)) continue;
       this.peerStates.delete(addr);
+      this.guards.delete(addr);
       this.d.metrics?.bgpSessionUp.remove({ peer: addr });
     }
     return configured;
@@ -123,6 +145,53 @@ export class GobgpdSupervisor {
     this.stopping = false;
     if (this.d.gobgpd.mode === 'child') this.spawnChild();
     await this.applyAll();
+    this.startGuard();
+  }
+
+  private startGuard(): void {
+    if (!this.guardPolicy || this.guardTimer) return;
+    const ms = (this.d.sessionGuard || undefined)?.intervalMs ?? 1000;
+    this.guardTimer = setInterval(() => void this.checkSessions(), ms);
+    this.guardTimer.unref();
+  }
+
+  private stopGuard(): void {
+    clearInterval(this.guardTimer);
+    this.guardTimer = undefined;
+  }
+
+  /**
+   * One guard pass: BFD states from ListPeer, then every configured peer whose session is
+   * stuck is re-created. Skipped while gobgpd is being recovered (that re-creates all).
+   */
+  async checkSessions(): Promise<void> {
+    const policy = this.guardPolicy;
+    if (!policy || this.guardRunning || this.recovering || this.stopping) return;
+    this.guardRunning = true;
+    try {
+      const bfd = new Map<string, string | undefined>();
+      for (const p of await this.d.client.listPeer()) {
+        const addr = p.state?.neighbor_address || p.conf.neighbor_address;
+        bfd.set(addr, p.state?.bfd_state?.session_state?.replace('BFD_SESSION_STATE_', '').toLowerCase());
+      }
+      for (const addr of this.pruneRemovedPeers()) {
+        const st = this.peerStates.get(addr);
+        if (!st) continue;
+        const now = this.now();
+        const g = settle(this.guards.get(addr) ?? NEW_GUARD, now, policy);
+        this.guards.set(addr, g);
+        const reason = repairDue(g, { state: st.state, bfdEnabled: this.d.speaker.bfdEnabled(addr), bfd: bfd.get(addr) }, now, policy);
+        if (!reason) continue;
+        this.log.warn({ peer: addr, reason, drops: g.drops.length, bfd: bfd.get(addr), repairs: g.repairs + 1 }, 'bgp peer re-created in gobgpd: session stuck');
+        this.d.metrics?.bfdRepairs?.inc({ peer: addr, reason });
+        this.guards.set(addr, afterRepair(g, now));
+        await this.d.speaker.repairPeer(addr);
+      }
+    } catch (err) {
+      this.log.error({ err }, 'session guard pass failed');
+    } finally {
+      this.guardRunning = false;
+    }
   }
 
   private spawnChild(): void {
@@ -170,6 +239,7 @@ export class GobgpdSupervisor {
     const bfd = st.bfd_state?.session_state?.replace('BFD_SESSION_STATE_', '').toLowerCase();
     const next: PeerStatus = { address: st.neighbor_address, asn: st.peer_asn, state, ...(bfd ? { bfd } : {}), since: prev?.state === state ? prev.since : Date.now() };
     this.peerStates.set(st.neighbor_address, next);
+    if (this.guardPolicy) this.guards.set(st.neighbor_address, observeState(this.guards.get(st.neighbor_address) ?? NEW_GUARD, state, this.now(), this.guardPolicy));
     if (prev?.state !== state) {
       this.d.metrics?.bgpSessionChanges.inc({ peer: st.neighbor_address, state });
       this.d.metrics?.bgpSessionUp.set({ peer: st.neighbor_address }, state === 'established' ? 1 : 0);
@@ -235,6 +305,7 @@ export class GobgpdSupervisor {
   async stop(opts: { drainMs?: number; settleMs?: number } = {}): Promise<void> {
     const drainMs = opts.drainMs ?? this.d.drainMs ?? 0;
     const errors: unknown[] = [];
+    this.stopGuard();
     if (!(await this.settledWithin(opts.settleMs ?? 5_000))) {
       this.stopping = true;
       this.watch?.cancel();
@@ -272,6 +343,7 @@ export class GobgpdSupervisor {
   /** Stop without draining or withdrawing (tests; a crash-like stop). */
   async kill(): Promise<void> {
     this.stopping = true;
+    this.stopGuard();
     this.watch?.cancel();
     await this.killChild();
     this.d.client.close();

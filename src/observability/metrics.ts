@@ -22,6 +22,12 @@ export class AgentMetrics {
     labelNames: ['peer'] as const,
     registers: [this.registry],
   });
+  readonly bfdRepairs = new Counter({
+    name: 'bgpvs_bfd_repairs_total',
+    help: 'Peers re-created in gobgpd because their BGP/BFD session was stuck (reset loop or BFD not up), by peer and reason',
+    labelNames: ['peer', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly advertisedPrefixes = new Gauge({
     name: 'bgpvs_advertised_prefixes',
     help: 'Prefixes this node advertises',

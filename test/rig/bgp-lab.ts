@@ -25,7 +25,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { waitFor } from '../../src/util/wait.js';
 import { GobgpClient } from '../../src/bgp/gobgp-client.js';
 import { GobgpSpeaker } from '../../src/bgp/speaker.js';
-import { GobgpdSupervisor, type BgpMetricsSink } from '../../src/bgp/supervisor.js';
+import { GobgpdSupervisor, type BgpMetricsSink, type SessionGuardOptions } from '../../src/bgp/supervisor.js';
 import type { BfdConfig, PeerConfig, SpeakerConfig } from '../../src/bgp/config.js';
 export { ad } from '../unit/advertisement-fixture.js';
 
@@ -100,6 +100,10 @@ export interface LabOptions {
   gobgpd?: 'child' | 'external';
   /** Where node i's supervisor counts BGP session changes (the agent passes AgentMetrics). */
   metrics?: (i: number) => BgpMetricsSink;
+  /** The supervisors' session guard (default: the agent's). */
+  sessionGuard?: SessionGuardOptions;
+  /** Graceful restart on the nodes' peers (gobgpd) and the router's neighbours. */
+  gracefulRestart?: { restartTimeSeconds: number };
 }
 
 export class BgpLab {
@@ -212,6 +216,15 @@ export class BgpLab {
     });
   }
 
+  /** Stop BIRD (SIGTERM), wait `downMs`, start it again with the same config. */
+  async restartBird(downMs: number): Promise<void> {
+    if (!this.bird) throw new Error('no BIRD in this lab');
+    const config = this.bird.config;
+    await this.bird.stop();
+    await new Promise((r) => setTimeout(r, downMs));
+    this.bird = await BirdRouter.start({ lab: this.lab, ns: 'r', config });
+  }
+
   async birdc(cmd: string): Promise<string> {
     if (!this.bird) throw new Error('no BIRD in this lab');
     return (await this.bird.birdc(cmd)) ?? '';
@@ -276,6 +289,7 @@ export class BgpLab {
       idleHoldAfterResetSeconds: 1,
       ...(this.opts.holdTimeSeconds ? { holdTimeSeconds: this.opts.holdTimeSeconds, keepaliveSeconds: Math.max(1, Math.floor(this.opts.holdTimeSeconds / 3)) } : {}),
       ...(this.opts.bfd ? { bfd: this.opts.bfd } : {}),
+      ...(this.opts.gracefulRestart ? { gracefulRestart: this.opts.gracefulRestart } : {}),
     };
     const config: SpeakerConfig = {
       asn: nodeAsn(i),
@@ -296,6 +310,7 @@ export class BgpLab {
       drainMs: this.opts.drainMs ?? 0,
       backoff: { initialMs: 100, maxMs: 2000 },
       ...(this.opts.metrics ? { metrics: this.opts.metrics(i) } : {}),
+      ...(this.opts.sessionGuard !== undefined ? { sessionGuard: this.opts.sessionGuard } : {}),
     });
     await supervisor.start();
     this.nodes.push({ index: i, name, address: nodeIp(i), asn: nodeAsn(i), client, speaker, supervisor, config });

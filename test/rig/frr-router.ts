@@ -321,6 +321,22 @@ export class FrrRouter {
     return (await kernelRoutes(this.opts.lab, this.opts.ns, prefix))[0];
   }
 
+  /**
+   * Kill one daemon this instance started (SIGKILL by default: a crash) and start it again
+   * with the same config after `downMs`; the others keep running (a bgpd-only restart).
+   */
+  async restartDaemon(name: Daemon, opts: { signal?: NodeJS.Signals; downMs?: number } = {}): Promise<void> {
+    const pid = this.pids.get(name);
+    if (pid === undefined) throw new BgpvsError(`FRR ${name} was not started here`);
+    signal(pid, opts.signal ?? 'SIGKILL');
+    const deadline = Date.now() + 3000;
+    while (processAlive(pid) && Date.now() < deadline) await sleep(20);
+    if (processAlive(pid)) signal(pid, 'SIGKILL');
+    rmSync(join(this.dir, `${name}.pid`), { force: true });
+    await sleep(opts.downMs ?? 0);
+    await this.startDaemon(name, name === 'bfdd' ? 'bfdd.conf' : 'frr.conf');
+  }
+
   /** SIGTERM the daemons this instance started (bgpd first), SIGKILL what is left after 3 s. */
   async stop(opts: { keepDir?: boolean } = {}): Promise<void> {
     if (this.stopped) return;

@@ -179,3 +179,86 @@ test('supervisor: an external gobgpd that keeps failing the re-apply is retried 
   assert.ok(attempts >= 3, `retried: ${attempts}`);
   assert.ok(attempts <= 12, `backed off: ${attempts} attempts in 400 ms`);
 });
+
+test('supervisor: a reset loop gets the peer re-created (DeletePeer + AddPeer), with a Warning and a repair count; then backs off', async () => {
+  const fake = new FakeGobgp();
+  const speaker = new GobgpSpeaker({
+    client: fake,
+    logger: silentLogger(),
+    config: { asn: 65011, nextHops: { IPv4: '10.0.0.11' }, peers: [{ address: '10.0.0.1', asn: 65000, bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 } }], exportCidrs: ['10.100.0.0/16'] },
+  });
+  let now = 1_000_000;
+  const repairs: string[] = [];
+  const sup = new GobgpdSupervisor({
+    speaker,
+    client: fake,
+    logger: silentLogger(),
+    gobgpd: { mode: 'external', target: '127.0.0.1:50051' },
+    // A long interval: the test drives the guard passes itself.
+    sessionGuard: { intervalMs: 3_600_000 },
+    now: () => now,
+    metrics: {
+      bgpSessionChanges: { inc: () => undefined },
+      bgpSessionUp: { set: () => undefined, remove: () => undefined },
+      bfdRepairs: { inc: (l) => void repairs.push(`${l.peer}:${l.reason}`) },
+    },
+  });
+  await sup.start();
+  const emit = (state: string) =>
+    fake.emit({ type: 'TYPE_STATE', peer: { conf: { neighbor_address: '10.0.0.1', peer_asn: 65000 }, state: { neighbor_address: '10.0.0.1', peer_asn: 65000, session_state: state as never, admin_state: 'ADMIN_STATE_UP' } } });
+  const cycle = () => {
+    emit('SESSION_STATE_ESTABLISHED');
+    emit('SESSION_STATE_IDLE');
+    now += 2600;
+  };
+  cycle();
+  cycle();
+  fake.calls.length = 0;
+  await sup.checkSessions();
+  assert.deepEqual(repairs, [], 'two resets are not a loop yet');
+  cycle();
+  await sup.checkSessions();
+  assert.deepEqual(repairs, ['10.0.0.1:resetLoop']);
+  assert.deepEqual(fake.calls.filter((c) => /Peer$/.test(c) && c !== 'ListPeer'), ['DeletePeer', 'AddPeer']);
+  assert.equal(fake.peers.get('10.0.0.1')?.bfd?.enabled, true, 'the peer comes back with its BFD config');
+  // Still looping right after: no second repair inside the back-off.
+  for (let i = 0; i < 3; i++) cycle();
+  await sup.checkSessions();
+  assert.equal(repairs.length, 1);
+  now += 20_000;
+  for (let i = 0; i < 3; i++) cycle();
+  await sup.checkSessions();
+  assert.equal(repairs.length, 2);
+  await sup.kill();
+});
+
+test('supervisor: Established with BFD down past the grace → peer re-created (bfdNotUp)', async () => {
+  const fake = new FakeGobgp();
+  const speaker = new GobgpSpeaker({
+    client: fake,
+    logger: silentLogger(),
+    config: { asn: 65011, nextHops: { IPv4: '10.0.0.11' }, peers: [{ address: '10.0.0.1', asn: 65000, bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 } }], exportCidrs: ['10.100.0.0/16'] },
+  });
+  let now = 0;
+  const repairs: string[] = [];
+  const sup = new GobgpdSupervisor({
+    speaker,
+    client: fake,
+    logger: silentLogger(),
+    gobgpd: { mode: 'external', target: '127.0.0.1:50051' },
+    sessionGuard: { intervalMs: 3_600_000 },
+    now: () => now,
+    metrics: { bgpSessionChanges: { inc: () => undefined }, bgpSessionUp: { set: () => undefined, remove: () => undefined }, bfdRepairs: { inc: (l) => void repairs.push(l.reason) } },
+  });
+  await sup.start();
+  const p = fake.peers.get('10.0.0.1')!;
+  p.state = { neighbor_address: '10.0.0.1', peer_asn: 65000, session_state: 'SESSION_STATE_ESTABLISHED', admin_state: 'ADMIN_STATE_UP', bfd_state: { session_state: 'BFD_SESSION_STATE_DOWN', remote_session_state: 'BFD_SESSION_STATE_DOWN' } };
+  fake.emit({ type: 'TYPE_STATE', peer: p });
+  now = 14_999;
+  await sup.checkSessions();
+  assert.deepEqual(repairs, []);
+  now = 15_000;
+  await sup.checkSessions();
+  assert.deepEqual(repairs, ['bfdNotUp']);
+  await sup.kill();
+});

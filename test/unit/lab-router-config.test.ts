@@ -26,3 +26,8 @@ test('lab router config: weighted ECMP stays on (FRR honours link-bandwidth unle
   assert.equal(labRouterConfig(topo, 'router1').bandwidth, undefined);
   assert.doesNotMatch(labRouterConfigFile(topo, 'router1'), /^\s*bgp bestpath bandwidth/m);
 });
+
+test('lab router config: graceful restart towards the nodes (their peers enable it too)', () => {
+  assert.deepEqual(labRouterConfig(topo, 'router1').extraBgpLines, ['bgp graceful-restart']);
+  assert.match(labRouterConfigFile(topo, 'router1'), /^ bgp graceful-restart$/m);
+});
