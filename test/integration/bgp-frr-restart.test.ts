@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BgpLab, ad, skipReason } from './bgp-lab.js';
+import { BgpLab, ad, skipReason } from '../rig/bgp-lab.js';
 import type { BgpMetricsSink } from '../../src/bgp/supervisor.js';
 
 const VIP = '10.100.0.10/32';
