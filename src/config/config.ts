@@ -4,6 +4,7 @@
  * exits 1 before any watch starts.
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { ForwardingMethod, Scheduler } from '../model/types.js';
@@ -118,16 +119,37 @@ const FIELDS = {
 
 const envName = (flag: string) => `BGPVS_${flag.replace(/[.-]/g, '_').toUpperCase()}`;
 
-/** `--a.b=v` / `--a.b v` → { 'a.b': 'v' }; a bare `--flag` is 'true'. */
+/** Flags that take no value (`--ipam.enabled`) or one after `=` (`--ipam.enabled=false`). */
+const BOOLEAN_FLAGS = new Set<string>([FIELDS.classless, FIELDS.clusterIps, FIELDS.externalIps, FIELDS.allowWriteCni, FIELDS.ipam]);
+const KNOWN_FLAGS = new Set<string>([...Object.values(FIELDS), 'config']);
+
+/**
+ * argv through node:util's parseArgs → { 'a.b': 'v' }: `--a.b=v` or `--a.b v`; a bare boolean
+ * flag is 'true'. parseArgs runs non-strict, so that an unknown flag, a missing value and a
+ * stray argument come back as tokens and the errors below name the flag as the agent's do.
+ */
 export function parseArgv(argv: readonly string[]): Record<string, string> {
+  const options = Object.fromEntries([...KNOWN_FLAGS].map((f) => [f, { type: BOOLEAN_FLAGS.has(f) ? ('boolean' as const) : ('string' as const) }]));
+  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
   const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new ConfigError(a, 'unexpected argument (flags are --name=value)');
-    const eq = a.indexOf('=');
-    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
-    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) out[a.slice(2)] = argv[++i]!;
-    else out[a.slice(2)] = 'true';
+  let lastBoolean: string | undefined;
+  for (const t of tokens) {
+    if (t.kind === 'positional') {
+      if (lastBoolean) throw new ConfigError(lastBoolean, `a boolean flag takes its value after "=": ${lastBoolean}=${t.value}`);
+      throw new ConfigError(t.value, 'unexpected argument (flags are --name=value)');
+    }
+    lastBoolean = undefined;
+    if (t.kind === 'option-terminator') throw new ConfigError('--', 'unexpected argument (flags are --name=value)');
+    if (t.kind !== 'option') continue;
+    if (!KNOWN_FLAGS.has(t.name) || !t.rawName.startsWith('--')) throw new ConfigError(t.rawName, 'unknown flag');
+    if (BOOLEAN_FLAGS.has(t.name)) {
+      out[t.name] = t.value ?? 'true';
+      if (t.value === undefined) lastBoolean = t.rawName;
+    } else if (t.value === undefined || (!t.inlineValue && t.value.startsWith('--'))) {
+      throw new ConfigError(t.rawName, 'needs a value (--name=value)');
+    } else {
+      out[t.name] = t.value;
+    }
   }
   return out;
 }
@@ -160,7 +182,6 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
   const filePath = flags.config ?? env.BGPVS_CONFIG ?? src.file;
   delete flags.config;
   const known = new Set<string>(Object.values(FIELDS));
-  for (const f of Object.keys(flags)) if (!known.has(f)) throw new ConfigError(`--${f}`, 'unknown flag');
   let file: Record<string, unknown> = {};
   if (filePath) {
     let text: string;
