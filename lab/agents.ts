@@ -30,7 +30,7 @@ export async function startAgents(
 ): Promise<LabAgent[]> {
   const kubeconfig = await l.cluster.agentKubeconfig();
   const router = l.topo.nodes.find((n) => n.role === 'router')!;
-  const peers = [{ address: opts.routerAddress ?? router.address!, asn: opts.routerAsn ?? router.asn!, bfd: { minRx: '100ms', minTx: '100ms', multiplier: 3 }, gracefulRestart: true }];
+  const peers = [{ address: opts.routerAddress ?? router.address!, asn: opts.routerAsn ?? router.asn!, bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 }, gracefulRestart: { enabled: true } }];
   return l.cluster.nodes.filter((n) => !opts.nodes || opts.nodes.includes(n.name)).map((n) => {
     const logFile = join(opts.dir, `agent-${n.name}.log`);
     const proc = spawnDaemon(

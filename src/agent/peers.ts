@@ -4,12 +4,13 @@
  * overrides from the Node's annotations (bgpvs.io/asn, bgpvs.io/router-id), as kube-router
  * does. Pure: the Secrets come from the pass's observation (src/k8s/secrets.ts).
  */
-import type { V1LabelSelector, V1Node } from '@kubernetes/client-node';
+import type { V1Node } from '@kubernetes/client-node';
 import type { Config, StaticPeer } from '../config/config.js';
 import type { PeerConfig, SpeakerConfig } from '../bgp/config.js';
-import { matchesLabelSelector } from '../model/selector.js';
+import { selectorMatches } from '../model/selector.js';
 import type { BGPPeerObject } from '../model/bgp-peer.js';
-import { DEFAULT_GR_RESTART_SECONDS, parseAsn, parseIp, parsePeerFamilies } from '../config/parse.js';
+import { parseAsn, parseIp } from '../config/parse.js';
+import { peerFromSpec, type Peer } from '../config/peer.js';
 import { weightedEcmpHook } from '../bgp/link-bandwidth.js';
 
 export const ANNOTATION_NODE_ASN = 'bgpvs.io/asn';
@@ -20,39 +21,16 @@ import { secretKey } from '../model/secret-ref.js';
 export { secretKey };
 
 /** A peer from config or from a BGPPeer object (`source` says which, for logs and status). */
-export type PeerSource = Omit<StaticPeer, 'nodeSelector'> & { nodeSelector?: V1LabelSelector; source?: string };
+export type PeerSource = Peer & { source?: string };
 
 /**
- * A BGPPeer object → a peer, or why it cannot be used (the schema rejects most bad input at
- * admission; this catches what it cannot, and objects written before a schema change).
+ * A BGPPeer object → a peer, or why it cannot be used: the same check as a static peer's
+ * (config/peer.ts). Admission rejects most bad input; this catches objects written before a
+ * schema change and what admission cannot know (e.g. localASN, not supported yet).
  */
 export function peerFromObject(o: BGPPeerObject): { peer: PeerSource } | { problem: string } {
-  const name = o.metadata?.name ?? '';
-  const s = o.spec ?? {};
   try {
-    if (s.address === undefined) return { problem: 'spec.address: required' };
-    if (s.asn === undefined) return { problem: 'spec.asn: required' };
-    if (s.localASN !== undefined) return { problem: 'spec.localASN: not supported yet (the node ASN comes from --bgp.asn or the bgpvs.io/asn Node annotation)' };
-    const peer: PeerSource = {
-      address: parseIp('spec.address', s.address),
-      asn: parseAsn('spec.asn', String(s.asn)),
-      port: s.port ?? 179,
-      source: `BGPPeer/${name}`,
-    };
-    const ref = s.passwordSecretRef;
-    if (ref) {
-      if (!ref.name || !ref.namespace) return { problem: 'spec.passwordSecretRef: needs name and namespace' };
-      peer.passwordSecret = { namespace: ref.namespace, name: ref.name, key: ref.key ?? 'password' };
-    }
-    if (s.holdTimeSeconds !== undefined) peer.holdTimeSeconds = s.holdTimeSeconds;
-    if (s.keepaliveSeconds !== undefined) peer.keepaliveSeconds = s.keepaliveSeconds;
-    if (s.bfd && s.bfd.enabled !== false) peer.bfd = { minRxMs: s.bfd.minRxMs ?? 300, minTxMs: s.bfd.minTxMs ?? 300, multiplier: s.bfd.multiplier ?? 3 };
-    if (s.ebgpMultihop !== undefined) peer.ebgpMultihop = s.ebgpMultihop;
-    if (s.sourceAddress !== undefined) peer.sourceAddress = parseIp('spec.sourceAddress', s.sourceAddress);
-    if (s.nodeSelector) peer.nodeSelector = s.nodeSelector;
-    if (s.gracefulRestart?.enabled) peer.gracefulRestart = { restartTimeSeconds: s.gracefulRestart.restartTimeSeconds ?? DEFAULT_GR_RESTART_SECONDS };
-    if (s.families?.length) peer.families = parsePeerFamilies('spec.families', s.families);
-    return { peer };
+    return { peer: { ...peerFromSpec('spec', o.spec), source: `BGPPeer/${o.metadata?.name ?? ''}` } };
   } catch (err) {
     return { problem: (err as Error).message };
   }
@@ -95,7 +73,7 @@ export function peersForNode(peers: readonly PeerSource[], node: V1Node | undefi
   const out: PeerConfig[] = [];
   const problems: string[] = [];
   for (const p of peers) {
-    if (p.nodeSelector && !matchesLabelSelector(labels, p.nodeSelector)) continue;
+    if (!selectorMatches(p.nodeSelector, labels)) continue;
     const { passwordSecret, nodeSelector: _sel, source: _src, ...rest } = p;
     const peer: PeerConfig = { ...rest };
     if (passwordSecret) {

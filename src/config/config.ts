@@ -4,33 +4,19 @@
  * exits 1 before any watch starts.
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
-import type { ForwardingMethod, IpFamily, Scheduler } from '../model/types.js';
+import type { ForwardingMethod, Scheduler } from '../model/types.js';
 import { DEFAULT_BUCKETS, isPrime } from '../maglev/table.js';
-import { DEFAULT_GR_RESTART_SECONDS, parseAsn, parseBool, parseCidr, parseDuration, parseEnum, parseHostPort, parseInt, parseIp, parsePeerFamilies } from './parse.js';
+import { parseAsn, parseBool, parseCidr, parseDuration, parseEnum, parseHostPort, parseInt, parseIp } from './parse.js';
+import { peerFromSpec, type Peer } from './peer.js';
 
 
 /** How the agent shares BGP with a CNI's speaker (src/coexist/). */
 export type CoexistMode = 'dedicated' | 'via-local-speaker' | 'delegate';
-export interface StaticPeer {
-  address: string;
-  asn: number;
-  port: number;
-  password?: string;
-  /** The password is the value of this key of a Secret (read by the agent, never logged). */
-  passwordSecret?: { namespace: string; name: string; key: string };
-  /** Only nodes whose labels match peer with this router; absent = every node. */
-  nodeSelector?: { matchLabels: Record<string, string> };
-  holdTimeSeconds?: number;
-  keepaliveSeconds?: number;
-  bfd?: { minRxMs: number; minTxMs: number; multiplier: number };
-  ebgpMultihop?: number;
-  sourceAddress?: string;
-  gracefulRestart?: { restartTimeSeconds: number };
-  /** Address families to negotiate; default: the families the node has a next hop for. */
-  families?: IpFamily[];
-}
+/** A peer from --bgp.peers or the ConfigMap's bgp.peers: exactly a BGPPeer spec (config/peer.ts). */
+export type StaticPeer = Peer;
 
 export interface Config {
   nodeName: string;
@@ -133,16 +119,37 @@ const FIELDS = {
 
 const envName = (flag: string) => `BGPVS_${flag.replace(/[.-]/g, '_').toUpperCase()}`;
 
-/** `--a.b=v` / `--a.b v` → { 'a.b': 'v' }; a bare `--flag` is 'true'. */
+/** Flags that take no value (`--ipam.enabled`) or one after `=` (`--ipam.enabled=false`). */
+const BOOLEAN_FLAGS = new Set<string>([FIELDS.classless, FIELDS.clusterIps, FIELDS.externalIps, FIELDS.allowWriteCni, FIELDS.ipam]);
+const KNOWN_FLAGS = new Set<string>([...Object.values(FIELDS), 'config']);
+
+/**
+ * argv through node:util's parseArgs → { 'a.b': 'v' }: `--a.b=v` or `--a.b v`; a bare boolean
+ * flag is 'true'. parseArgs runs non-strict, so that an unknown flag, a missing value and a
+ * stray argument come back as tokens and the errors below name the flag as the agent's do.
+ */
 export function parseArgv(argv: readonly string[]): Record<string, string> {
+  const options = Object.fromEntries([...KNOWN_FLAGS].map((f) => [f, { type: BOOLEAN_FLAGS.has(f) ? ('boolean' as const) : ('string' as const) }]));
+  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
   const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new ConfigError(a, 'unexpected argument (flags are --name=value)');
-    const eq = a.indexOf('=');
-    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
-    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) out[a.slice(2)] = argv[++i]!;
-    else out[a.slice(2)] = 'true';
+  let lastBoolean: string | undefined;
+  for (const t of tokens) {
+    if (t.kind === 'positional') {
+      if (lastBoolean) throw new ConfigError(lastBoolean, `a boolean flag takes its value after "=": ${lastBoolean}=${t.value}`);
+      throw new ConfigError(t.value, 'unexpected argument (flags are --name=value)');
+    }
+    lastBoolean = undefined;
+    if (t.kind === 'option-terminator') throw new ConfigError('--', 'unexpected argument (flags are --name=value)');
+    if (t.kind !== 'option') continue;
+    if (!KNOWN_FLAGS.has(t.name) || !t.rawName.startsWith('--')) throw new ConfigError(t.rawName, 'unknown flag');
+    if (BOOLEAN_FLAGS.has(t.name)) {
+      out[t.name] = t.value ?? 'true';
+      if (t.value === undefined) lastBoolean = t.rawName;
+    } else if (t.value === undefined || (!t.inlineValue && t.value.startsWith('--'))) {
+      throw new ConfigError(t.rawName, 'needs a value (--name=value)');
+    } else {
+      out[t.name] = t.value;
+    }
   }
   return out;
 }
@@ -175,7 +182,6 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
   const filePath = flags.config ?? env.BGPVS_CONFIG ?? src.file;
   delete flags.config;
   const known = new Set<string>(Object.values(FIELDS));
-  for (const f of Object.keys(flags)) if (!known.has(f)) throw new ConfigError(`--${f}`, 'unknown flag');
   let file: Record<string, unknown> = {};
   if (filePath) {
     let text: string;
@@ -231,7 +237,7 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
   if (peersRaw) {
     const [field, list] = peersRaw;
     if (!Array.isArray(list)) throw new ConfigError(field, 'must be a list of peers');
-    list.forEach((p: unknown, i) => peers.push(parsePeer(`${field}[${i}]`, p)));
+    list.forEach((p: unknown, i) => peers.push(peerFromSpec(`${field}[${i}]`, p)));
   }
   const exportRaw = structured(FIELDS.exportCidrs);
   const exportCidrs: string[] = [];
@@ -300,65 +306,6 @@ function leaseTimings(i: Omit<Config['ipam'], 'renewDeadlineMs' | 'retryPeriodMs
   if (!(renewDeadlineMs > retryPeriodMs)) throw new ConfigError(flag(FIELDS.renewDeadline), `must be longer than --${FIELDS.retryPeriod} (${renewDeadlineMs} ms <= ${retryPeriodMs} ms)`);
   if (!(i.leaseDurationMs > renewDeadlineMs)) throw new ConfigError(flag(FIELDS.leaseDuration), `must be longer than --${FIELDS.renewDeadline} (${i.leaseDurationMs} ms <= ${renewDeadlineMs} ms)`);
   return { ...i, renewDeadlineMs, retryPeriodMs };
-}
-
-function parsePeer(field: string, raw: unknown): StaticPeer {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(field, 'must be a mapping');
-  const p = raw as Raw;
-  const s = (k: string) => (p[k] === undefined ? undefined : String(p[k]));
-  for (const k of Object.keys(p)) {
-    if (!['address', 'asn', 'port', 'password', 'passwordSecret', 'nodeSelector', 'holdTime', 'keepalive', 'bfd', 'ebgpMultihop', 'sourceAddress', 'gracefulRestart', 'families'].includes(k)) {
-      throw new ConfigError(`${field}.${k}`, 'unknown field');
-    }
-  }
-  if (s('address') === undefined) throw new ConfigError(`${field}.address`, 'required');
-  if (s('asn') === undefined) throw new ConfigError(`${field}.asn`, 'required');
-  const peer: StaticPeer = {
-    address: parseIp(`${field}.address`, s('address')!),
-    asn: parseAsn(`${field}.asn`, s('asn')!),
-    port: s('port') === undefined ? 179 : parseInt(`${field}.port`, s('port')!, 1, 65535),
-  };
-  if (s('password') !== undefined) peer.password = s('password')!;
-  if (p.passwordSecret !== undefined) {
-    const r = p.passwordSecret as Raw | null;
-    const ok = r && typeof r === 'object' && ['namespace', 'name', 'key'].every((k) => typeof r[k] === 'string' && r[k] !== '');
-    if (!ok) throw new ConfigError(`${field}.passwordSecret`, 'must be {namespace, name, key}');
-    if (peer.password !== undefined) throw new ConfigError(`${field}.passwordSecret`, 'give password or passwordSecret, not both');
-    peer.passwordSecret = { namespace: String(r.namespace), name: String(r.name), key: String(r.key) };
-  }
-  if (p.nodeSelector !== undefined) {
-    const sel = p.nodeSelector as Raw | null;
-    const ml = sel && typeof sel === 'object' ? (sel.matchLabels as Raw | undefined) : undefined;
-    if (!ml || typeof ml !== 'object' || Object.values(ml).some((v) => typeof v !== 'string')) {
-      throw new ConfigError(`${field}.nodeSelector`, 'must be {matchLabels: {label: value}}');
-    }
-    peer.nodeSelector = { matchLabels: { ...(ml as Record<string, string>) } };
-  }
-  if (s('holdTime') !== undefined) peer.holdTimeSeconds = Math.round(parseDuration(`${field}.holdTime`, s('holdTime')!) / 1000);
-  if (s('keepalive') !== undefined) peer.keepaliveSeconds = Math.round(parseDuration(`${field}.keepalive`, s('keepalive')!) / 1000);
-  if (s('ebgpMultihop') !== undefined) peer.ebgpMultihop = parseInt(`${field}.ebgpMultihop`, s('ebgpMultihop')!, 1, 255);
-  if (s('sourceAddress') !== undefined) peer.sourceAddress = parseIp(`${field}.sourceAddress`, s('sourceAddress')!);
-  if (p.families !== undefined) peer.families = parsePeerFamilies(`${field}.families`, p.families);
-  if (p.gracefulRestart !== undefined) {
-    const g = p.gracefulRestart;
-    if (g === true || g === 'true') peer.gracefulRestart = { restartTimeSeconds: DEFAULT_GR_RESTART_SECONDS };
-    else if (g && typeof g === 'object' && Object.keys(g).every((k) => k === 'restartTime')) {
-      const t = (g as Raw).restartTime;
-      peer.gracefulRestart = { restartTimeSeconds: t === undefined ? DEFAULT_GR_RESTART_SECONDS : Math.round(parseDuration(`${field}.gracefulRestart.restartTime`, String(t)) / 1000) };
-    } else if (!(g === false || g === 'false')) throw new ConfigError(`${field}.gracefulRestart`, 'must be true, false or {restartTime}');
-  }
-  if (p.bfd !== undefined) {
-    if (p.bfd === true || p.bfd === 'true') peer.bfd = { minRxMs: 300, minTxMs: 300, multiplier: 3 };
-    else if (p.bfd && typeof p.bfd === 'object') {
-      const b = p.bfd as Raw;
-      peer.bfd = {
-        minRxMs: b.minRx === undefined ? 300 : parseDuration(`${field}.bfd.minRx`, String(b.minRx)),
-        minTxMs: b.minTx === undefined ? 300 : parseDuration(`${field}.bfd.minTx`, String(b.minTx)),
-        multiplier: b.multiplier === undefined ? 3 : parseInt(`${field}.bfd.multiplier`, String(b.multiplier), 1, 255),
-      };
-    } else if (!(p.bfd === false || p.bfd === 'false')) throw new ConfigError(`${field}.bfd`, 'must be true, false or {minRx, minTx, multiplier}');
-  }
-  return peer;
 }
 
 /** Maglev needs a prime table size; 7 is the smallest useful, 65521 keeps nft maps sane. */

@@ -7,6 +7,7 @@ import { canonicalIp, parseCidrRange } from '../model/ip.js';
 import type { IpFamily } from '../model/types.js';
 import type { LabelSelector } from '../model/selector.js';
 import type { IPPoolObject } from '../model/ip-pool.js';
+import { checkSpec, type IPPoolSpec } from '../model/crd-schema.js';
 
 /** Inclusive range of one family, as integers. */
 export interface IpRange {
@@ -77,11 +78,19 @@ function bad(name: string, reason: string): PoolResult {
   return { ok: false, name, reason };
 }
 
-/** Validate and parse one IPPool (the schema already rejects most; this is the second line). */
+/**
+ * Validate and parse one IPPool: the CRD's schema (as admission applies it, for objects stored
+ * before a schema change), then what its CEL rules say, then the typed pool.
+ */
 export function parsePool(obj: IPPoolObject): PoolResult {
   const name = obj.metadata?.name ?? '';
   if (!name) return bad(name, 'metadata.name: missing');
-  const spec = obj.spec ?? {};
+  let spec: IPPoolSpec;
+  try {
+    spec = checkSpec('IPPool', 'spec', obj.spec ?? {});
+  } catch (err) {
+    return bad(name, (err as Error).message);
+  }
   const ranges: IpRange[] = [];
   for (const [i, c] of (spec.cidrs ?? []).entries()) {
     const p = parseCidrRange(c);
@@ -105,6 +114,11 @@ export function parsePool(obj: IPPoolObject): PoolResult {
   }
   if (ranges.length === 0) return bad(name, 'spec: no cidrs or ranges');
   const sa = spec.serviceAllocation ?? {};
+  for (const k of ['namespaceSelector', 'serviceSelector'] as const) {
+    for (const [i, e] of (sa[k]?.matchExpressions ?? []).entries()) {
+      if ((e.operator === 'In' || e.operator === 'NotIn') !== (e.values ?? []).length > 0) return bad(name, `spec.serviceAllocation.${k}.matchExpressions[${i}]: In/NotIn need values; Exists/DoesNotExist take none`);
+    }
+  }
   return {
     ok: true,
     pool: {

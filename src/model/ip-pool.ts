@@ -1,5 +1,5 @@
 /** The IPPool custom resource as the API serves it (daemonset/crds/ippool.yaml): plain types. */
-import type { LabelSelector } from './selector.js';
+import type { IPPoolSpec } from './crd-schema.js';
 
 export const IPPOOL_GROUP = 'bgpvs.io';
 export const IPPOOL_VERSION = 'v1alpha1';
@@ -8,19 +8,8 @@ export const IPPOOL_PLURAL = 'ippools';
 /** The IPPool object as stored (spec as the CRD schema admits it; nothing trusted). */
 export interface IPPoolObject {
   metadata?: { name?: string; generation?: number; resourceVersion?: string };
-  spec?: {
-    cidrs?: string[];
-    ranges?: { start?: string; end?: string }[];
-    autoAssign?: boolean;
-    avoidBuggyIPs?: boolean;
-    serviceAllocation?: {
-      priority?: number;
-      namespaces?: string[];
-      namespaceSelector?: LabelSelector;
-      serviceSelector?: LabelSelector;
-    };
-    bgp?: { communities?: string[]; largeCommunities?: string[]; localPref?: number; weightedEcmp?: boolean };
-  };
+  /** As the schema admits it (crd-schemas.generated.ts); nothing trusted: parsePool checks it again. */
+  spec?: IPPoolSpec;
   status?: IPPoolStatus;
 }
 

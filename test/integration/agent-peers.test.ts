@@ -42,7 +42,7 @@ test('agent peers: Node labels pick the peer, annotations override the ASN and r
       '--bgp.asn=65001',
       '--bgp.peers=' +
         JSON.stringify([
-          { address: '10.0.0.1', asn: 64512, nodeSelector: { matchLabels: { rack: 'a' } }, passwordSecret: { namespace: 'bgpvs-system', name: 'tor-a', key: 'password' } },
+          { address: '10.0.0.1', asn: 64512, nodeSelector: { matchLabels: { rack: 'a' } }, passwordSecretRef: { namespace: 'bgpvs-system', name: 'tor-a', key: 'password' } },
           { address: '10.0.0.99', asn: 64512, nodeSelector: { matchLabels: { rack: 'b' } } },
         ]),
     ],

@@ -41,18 +41,18 @@ test('peers: per-node ASN and router-id overrides from annotations; bad ones are
   assert.deepEqual(nodeOverrides(undefined), { problems: [] });
 });
 
-test('config: peers with passwordSecret and nodeSelector; both password kinds at once is refused', () => {
+test('config: peers with passwordSecretRef and nodeSelector; a plain password is refused', () => {
   const c = loadConfig({
-    argv: ['--node-name=n', '--bgp.asn=65001', '--bgp.peers=[{"address":"10.0.0.1","asn":64512,"passwordSecret":{"namespace":"x","name":"y","key":"z"},"nodeSelector":{"matchLabels":{"rack":"a"}}}]'],
+    argv: ['--node-name=n', '--bgp.asn=65001', '--bgp.peers=[{"address":"10.0.0.1","asn":64512,"passwordSecretRef":{"namespace":"x","name":"y","key":"z"},"nodeSelector":{"matchLabels":{"rack":"a"}}}]'],
   });
   assert.deepEqual(c.bgp.peers[0], { address: '10.0.0.1', asn: 64512, port: 179, passwordSecret: { namespace: 'x', name: 'y', key: 'z' }, nodeSelector: { matchLabels: { rack: 'a' } } });
   assert.throws(
-    () => loadConfig({ argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"password":"p","passwordSecret":{"namespace":"x","name":"y","key":"z"}}]'] }),
-    (e: unknown) => e instanceof ConfigError && /not both/.test(e.message),
+    () => loadConfig({ argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"password":"p","passwordSecretRef":{"namespace":"x","name":"y","key":"z"}}]'] }),
+    (e: unknown) => e instanceof ConfigError && /^--bgp\.peers\[0\]\.password: unknown field/.test(e.message),
   );
   assert.throws(
     () => loadConfig({ argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"nodeSelector":{"matchLabels":{"rack":1}}}]'] }),
-    (e: unknown) => e instanceof ConfigError && /nodeSelector: must be/.test(e.message),
+    (e: unknown) => e instanceof ConfigError && /nodeSelector\.matchLabels\.rack: must be a string/.test(e.message),
   );
 });
 

@@ -12,18 +12,18 @@ bgp:
   peers:
     - address: 10.0.0.1
       asn: 64512
-      bfd: {minRx: 100ms, minTx: 100ms, multiplier: 3}
-      holdTime: 9s
+      bfd: {minRxMs: 100, minTxMs: 100, multiplier: 3}
+      holdTimeSeconds: 9
     - address: 10.0.0.2
       asn: 64512
       port: 1179
       sourceAddress: 10.0.0.111
-      gracefulRestart: {restartTime: 90s}
+      gracefulRestart: {enabled: true, restartTimeSeconds: 90}
       families: [ipv6-unicast]
     - address: 10.0.0.3
       asn: 64512
-      gracefulRestart: true
-      families: [ipv4-unicast, ipv6-unicast, ipv4-unicast]
+      gracefulRestart: {enabled: true}
+      families: [ipv4-unicast, ipv6-unicast]
   export-cidrs: [10.96.0.0/16]
 service:
   load-balancer-class: example.com/lb
@@ -83,8 +83,16 @@ const bad: Array<[string, Parameters<typeof loadConfig>[0], RegExp]> = [
   ['no node name', { argv: ['--bgp.asn=65001'] }, /^--node-name: required/],
   ['no ASN', { argv: ['--node-name=n'] }, /^--bgp\.asn: required/],
   ['unknown flag', { argv: ['--node-name=n', '--bgp.asm=1'] }, /^--bgp\.asm: unknown flag/],
+  ['unknown flag with a separate value', { argv: ['--node-name=n', '--bgp.asm', '1'] }, /^--bgp\.asm: unknown flag/],
+  ['short flag', { argv: ['--node-name=n', '-v'] }, /^-v: unknown flag/],
+  ['stray argument', { argv: ['--node-name=n', 'agent'] }, /^agent: unexpected argument/],
+  ['flag without its value', { argv: ['--node-name=n', '--dataplane', '--bgp.asn=1'] }, /^--dataplane: needs a value/],
+  ['boolean flag with a separate value', { argv: ['--node-name=n', '--bgp.asn=1', '--ipam.enabled', 'false'] }, /^--ipam\.enabled: a boolean flag takes its value after "="/],
   ['bad env value names the env var', { argv: ['--node-name=n'], env: { BGPVS_BGP_ASN: 'x' } }, /^BGPVS_BGP_ASN: not an ASN/],
-  ['bad peer field names the index', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":"0"}]'] }, /^--bgp\.peers\[0\]\.asn: ASN out of range/],
+  ['bad peer field names the index', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":0}]'] }, /^--bgp\.peers\[0\]\.asn: must be between 1 and 4294967295: 0/],
+  ['reserved peer ASN', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":65535}]'] }, /^--bgp\.peers\[0\]\.asn: ASN out of range or reserved/],
+  ['old static-peer field name', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":1,"holdTime":"9s"}]'] }, /^--bgp\.peers\[0\]\.holdTime: unknown field/],
+  ['peer hold time in a file names the file and field', { argv: ['--node-name=n', '--config=/x'], readFile: () => 'bgp:\n  asn: 1\n  peers:\n    - {address: 10.0.0.1, asn: 2, holdTimeSeconds: 2}\n' }, /^\/x: bgp\.peers\[0\]\.holdTimeSeconds: must be 0 or at least 3/],
   ['unknown peer field', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":1,"bdf":true}]'] }, /peers\[0\]\.bdf: unknown field/],
   ['peers not JSON', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=nope'] }, /^--bgp\.peers: must be JSON/],
   ['unreadable file', { argv: ['--node-name=n', '--config=/nope'], readFile }, /^--config: cannot read \/nope/],
@@ -93,7 +101,8 @@ const bad: Array<[string, Parameters<typeof loadConfig>[0], RegExp]> = [
   ['bad dataplane', { argv: ['--node-name=n', '--bgp.asn=1', '--dataplane=ebpf'] }, /^--dataplane: must be one of auto, ipvs, nft/],
   ['peer family unknown', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"families":["l2vpn-evpn"]}]'] }, /^--bgp\.peers\[0\]\.families\[0\]: "l2vpn-evpn" is not ipv4-unicast or ipv6-unicast/],
   ['peer families empty', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"families":[]}]'] }, /^--bgp\.peers\[0\]\.families: must be a non-empty list/],
-  ['peer graceful restart malformed', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"gracefulRestart":{"time":"1s"}}]'] }, /^--bgp\.peers\[0\]\.gracefulRestart: must be true, false or \{restartTime\}/],
+  ['peer family repeated', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"families":["ipv4-unicast","ipv4-unicast"]}]'] }, /^--bgp\.peers\[0\]\.families: items 1 and 0 are the same/],
+  ['peer graceful restart malformed', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"gracefulRestart":{"time":"1s"}}]'] }, /^--bgp\.peers\[0\]\.gracefulRestart\.time: unknown field/],
   ['export CIDR with host bits', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.export-cidrs=["10.0.0.1/24"]'] }, /export-cidrs\[0\]: host bits set/],
 ];
 for (const [name, src, re] of bad) {
