@@ -18,7 +18,7 @@ let admin: KubeConfig;
 const agents = new Map<string, ReturnType<typeof spawnDaemon>>();
 
 function startAgent(kubeconfig: string, identity: string): void {
-  const p = spawnDaemon(['node', '--import', 'tsx', join(import.meta.dirname, 'k8s-agent.ts'), kubeconfig, identity, String(leaseMs)], {
+  const p = spawnDaemon(['node', '--import', 'tsx', join(import.meta.dirname, '..', 'rig', 'k8s-agent.ts'), kubeconfig, identity, String(leaseMs)], {
     cwd: join(import.meta.dirname, '..', '..'),
     logFile: join(api.dir, `agent-${identity}.log`),
   });
