@@ -1,6 +1,6 @@
 /**
  * The IPAM controller as its own process (for the leader-election test and bench:k8s):
- *   node --import tsx test/integration/k8s-agent.ts KUBECONFIG IDENTITY [LEASE_MS]
+ *   node --import tsx test/rig/k8s-agent.ts KUBECONFIG IDENTITY [LEASE_MS]
  * (bench:k8s runs the compiled copy: node dist/bench-k8s/test/integration/k8s-agent.js ...)
  * SIGTERM stops it cleanly (lease released); SIGKILL is a crash.
  */
