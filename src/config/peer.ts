@@ -24,7 +24,7 @@ export interface Peer {
   bfd?: { minRxMs: number; minTxMs: number; multiplier: number };
   ebgpMultihop?: number;
   sourceAddress?: string;
-  gracefulRestart?: { restartTimeSeconds: number };
+  gracefulRestart?: { restartTimeSeconds: number; helperOnly: boolean };
   /** Address families to negotiate; default: the families the node has a next hop for. */
   families?: IpFamily[];
 }
@@ -50,7 +50,8 @@ export function peerFromSpec(field: string, raw: unknown): Peer {
   if (s.bfd && s.bfd.enabled !== false) peer.bfd = { minRxMs: s.bfd.minRxMs ?? BFD_DEFAULTS.minRxMs, minTxMs: s.bfd.minTxMs ?? BFD_DEFAULTS.minTxMs, multiplier: s.bfd.multiplier ?? BFD_DEFAULTS.multiplier };
   if (s.ebgpMultihop !== undefined) peer.ebgpMultihop = s.ebgpMultihop;
   if (sourceAddress !== undefined) peer.sourceAddress = sourceAddress;
-  if (s.gracefulRestart?.enabled) peer.gracefulRestart = { restartTimeSeconds: s.gracefulRestart.restartTimeSeconds ?? DEFAULT_GR_RESTART_SECONDS };
+  // Helper only unless asked: the router then keeps no stale routes of a node whose session drops.
+  if (s.gracefulRestart?.enabled) peer.gracefulRestart = { restartTimeSeconds: s.gracefulRestart.restartTimeSeconds ?? DEFAULT_GR_RESTART_SECONDS, helperOnly: !s.gracefulRestart.preserveForwarding };
   if (s.families) peer.families = parsePeerFamilies(f('families'), s.families);
   return peer;
 }

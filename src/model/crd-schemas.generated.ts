@@ -33,9 +33,11 @@ export interface BGPPeerSpec {
       values?: string[];
     }[];
   };
+  /** RFC 4724 graceful restart with this router. Enabled, the node supports the router's restart (the router keeps forwarding to the VIPs while its BGP restarts and waits for the node's routes again). preserveForwarding also asks the router to keep this node's routes for restartTimeSeconds when the node's session drops: that bridges an agent restart, but also keeps sending traffic to a node that died; off by default, so a lost node leaves ECMP at once. */
   gracefulRestart?: {
     enabled?: boolean;
     restartTimeSeconds?: number;
+    preserveForwarding?: boolean;
   };
   /** Address families to negotiate; absent = those the node has a next hop for. */
   families?: ("ipv4-unicast" | "ipv6-unicast")[];
@@ -208,6 +210,7 @@ export const BGPPEER_SPEC_SCHEMA: Readonly<Record<string, unknown>> = {
     },
     "gracefulRestart": {
       "type": "object",
+      "description": "RFC 4724 graceful restart with this router. Enabled, the node supports the router's restart (the router keeps forwarding to the VIPs while its BGP restarts and waits for the node's routes again). preserveForwarding also asks the router to keep this node's routes for restartTimeSeconds when the node's session drops: that bridges an agent restart, but also keeps sending traffic to a node that died; off by default, so a lost node leaves ECMP at once.",
       "properties": {
         "enabled": {
           "type": "boolean",
@@ -217,6 +220,10 @@ export const BGPPEER_SPEC_SCHEMA: Readonly<Record<string, unknown>> = {
           "type": "integer",
           "minimum": 1,
           "maximum": 4095
+        },
+        "preserveForwarding": {
+          "type": "boolean",
+          "default": false
         }
       }
     },

@@ -95,14 +95,18 @@ test('BGPPeer objects: graceful restart and address families reach the rendered 
   const obj = (name: string, spec: Record<string, unknown>) => ({ metadata: { name }, spec });
   const r = peerFromObject(obj('gr', { address: '10.0.0.2', asn: 64513, gracefulRestart: { enabled: true, restartTimeSeconds: 90 }, families: ['ipv6-unicast', 'ipv4-unicast'] }));
   assert.ok('peer' in r, JSON.stringify(r));
-  assert.deepEqual([r.peer.gracefulRestart, r.peer.families], [{ restartTimeSeconds: 90 }, ['IPv6', 'IPv4']]);
+  assert.deepEqual([r.peer.gracefulRestart, r.peer.families], [{ restartTimeSeconds: 90, helperOnly: true }, ['IPv6', 'IPv4']]);
   const { peers } = peersForNode([r.peer], undefined, new Map());
   const rendered = renderPeer(peers[0]!, { nextHops: { IPv4: '10.0.0.11' } });
-  assert.deepEqual(rendered.graceful_restart, { enabled: true, restart_time: 90, helper_only: false });
+  // Helper only by default: the router keeps no stale routes of this node when its session drops.
+  assert.deepEqual(rendered.graceful_restart, { enabled: true, restart_time: 90, helper_only: true });
+  const kept = peerFromObject(obj('gr-keep', { address: '10.0.0.5', asn: 64513, gracefulRestart: { enabled: true, preserveForwarding: true } }));
+  assert.ok('peer' in kept, JSON.stringify(kept));
+  assert.deepEqual(renderPeer(peersForNode([kept.peer], undefined, new Map()).peers[0]!, { nextHops: { IPv4: '10.0.0.11' } }).graceful_restart, { enabled: true, restart_time: 120, helper_only: false });
   assert.deepEqual(rendered.afi_safis?.map((a) => a.config.family.afi), ['AFI_IP6', 'AFI_IP']);
 
   const defaults = peerFromObject(obj('gr-default', { address: '10.0.0.3', asn: 64513, gracefulRestart: { enabled: true } }));
-  assert.deepEqual('peer' in defaults && defaults.peer.gracefulRestart, { restartTimeSeconds: 120 });
+  assert.deepEqual('peer' in defaults && defaults.peer.gracefulRestart, { restartTimeSeconds: 120, helperOnly: true });
   const off = peerFromObject(obj('gr-off', { address: '10.0.0.4', asn: 64513, gracefulRestart: { enabled: false, restartTimeSeconds: 90 } }));
   assert.ok('peer' in off && off.peer.gracefulRestart === undefined && off.peer.families === undefined);
   const bad = peerFromObject(obj('bad-family', { address: '10.0.0.5', asn: 64513, families: ['l2vpn-evpn'] }));

@@ -52,8 +52,8 @@ test('config: file values, defaults, and flag > env > file precedence', () => {
   assert.equal(c.bgp.gracefulShutdownMs, 5000);
   assert.deepEqual(c.bgp.peers, [
     { address: '10.0.0.1', asn: 64512, port: 179, holdTimeSeconds: 9, bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 } },
-    { address: '10.0.0.2', asn: 64512, port: 1179, sourceAddress: '10.0.0.111', gracefulRestart: { restartTimeSeconds: 90 }, families: ['IPv6'] },
-    { address: '10.0.0.3', asn: 64512, port: 179, gracefulRestart: { restartTimeSeconds: 120 }, families: ['IPv4', 'IPv6'] },
+    { address: '10.0.0.2', asn: 64512, port: 1179, sourceAddress: '10.0.0.111', gracefulRestart: { restartTimeSeconds: 90, helperOnly: true }, families: ['IPv6'] },
+    { address: '10.0.0.3', asn: 64512, port: 179, gracefulRestart: { restartTimeSeconds: 120, helperOnly: true }, families: ['IPv4', 'IPv6'] },
   ]);
   assert.deepEqual(c.bgp.exportCidrs, ['10.96.0.0/16']);
   assert.equal(c.service.loadBalancerClass, 'example.com/lb');

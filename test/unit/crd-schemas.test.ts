@@ -72,7 +72,7 @@ test('crd schemas: a static peer is exactly a BGPPeer spec', () => {
   assert.deepEqual(peerFromSpec('--bgp.peers[0]', spec), {
     address: '2001:db8::1', asn: 65001, port: 1179, holdTimeSeconds: 9, keepaliveSeconds: 3,
     bfd: { minRxMs: 100, minTxMs: 200, multiplier: 5 }, passwordSecret: { namespace: 'n', name: 's', key: 'k' },
-    gracefulRestart: { restartTimeSeconds: 90 }, families: ['IPv6'], ebgpMultihop: 2, sourceAddress: '2001:db8::2',
+    gracefulRestart: { restartTimeSeconds: 90, helperOnly: true }, families: ['IPv6'], ebgpMultihop: 2, sourceAddress: '2001:db8::2',
     nodeSelector: { matchExpressions: [{ key: 'rack', operator: 'In', values: ['a'] }] },
   });
   assert.equal(peerFromSpec('spec', { address: '192.0.2.1', asn: 1, bfd: { enabled: false } }).bfd, undefined);
