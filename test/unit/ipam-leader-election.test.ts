@@ -73,6 +73,7 @@ class HangingClient implements LeaseClient {
 }
 
 const LEASE_MS = 1_000;
+const RENEW_DEADLINE_MS = 700;
 const RETRY_MS = 50;
 
 function candidate(clock: FakeClock, store: LeaseClient, identity: string, log: string[]) {
@@ -82,9 +83,9 @@ function candidate(clock: FakeClock, store: LeaseClient, identity: string, log: 
     name: 'l',
     identity,
     logger: silentLogger(),
-    leaseDurationMs: 1_000,
-    renewDeadlineMs: 700,
-    retryPeriodMs: 50,
+    leaseDurationMs: LEASE_MS,
+    renewDeadlineMs: RENEW_DEADLINE_MS,
+    retryPeriodMs: RETRY_MS,
     onStartedLeading: () => log.push(`+${identity}`),
     onStoppedLeading: () => log.push(`-${identity}`),
     clock,
@@ -219,8 +220,11 @@ describe('LeaderElector', () => {
     await clock.advance(150);
     assert.ok(a.isLeader);
     conn.hang = true;
+    const lastRenew = new Date(store.renewTime() ?? 0).getTime();
     await clock.advanceUntil(() => !a.isLeader, { stepMs: 5, maxMs: 5_000 });
     assert.equal(a.isLeader, false, 'still leading with every renew hanging');
+    // On its own deadline timer: renewDeadline after the last renew, not when a hung request gives up.
+    assert.ok(clock.now() - lastRenew <= RENEW_DEADLINE_MS, `demoted ${clock.now() - lastRenew} ms after the last renew`);
     conn.thaw();
     await clock.advanceUntil(() => a.isLeader, { stepMs: 5, maxMs: 5_000 });
     assert.ok(a.isLeader, 'did not lead again once the API answered');
