@@ -21,6 +21,7 @@ interface Timer {
 export const flush = () => new Promise<void>((r) => setImmediate(r));
 
 export class FakeClock implements Clock {
+  static maxTimersPerInstant = 10_000;
   private t: number;
   private seq = 0;
   private readonly timers = new Map<number, Timer>();
@@ -53,10 +54,14 @@ export class FakeClock implements Clock {
   async advance(ms: number): Promise<void> {
     const target = this.t + ms;
     await flush();
+    let sameInstant = 0;
     for (;;) {
       const next = this.nextDue(target);
       if (!next) break;
       this.timers.delete(next.seq);
+      sameInstant = next.at === this.t ? sameInstant + 1 : 0;
+      // Code that keeps re-arming a 0 ms timer would spin here for ever: fail instead of hanging.
+      if (sameInstant > FakeClock.maxTimersPerInstant) throw new Error(`FakeClock: more than ${FakeClock.maxTimersPerInstant} timers fired at one instant (a 0 ms timer loop?)`);
       this.t = next.at;
       next.fn();
       await flush();
