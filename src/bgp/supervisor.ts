@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { ResultPromise } from 'execa';
 import { spawnDaemon } from '../exec/run.js';
 import { sleep } from '../util/wait.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { BgpvsError } from '../errors.js';
 import type { EventWatch, GobgpApi, PeerEvent } from './gobgp-client.js';
 import type { GobgpSpeaker } from './speaker.js';
@@ -60,6 +61,8 @@ export interface GobgpdSupervisorDeps {
   /** Tells of every completed (re)apply: for status, tests and benchmarks. */
   onApplied?: (info: { restarts: number }) => void;
   spawn?: typeof spawnDaemon;
+  /** Time and timers (the system clock by default; tests pass a manual one). */
+  clock?: Clock;
 }
 
 /**
@@ -83,9 +86,11 @@ export class GobgpdSupervisor {
   private restartCount = 0;
   /** When everything was last applied successfully (ms since epoch); 0 = never. */
   private lastApplied = 0;
+  private readonly clock: Clock;
 
   constructor(deps: GobgpdSupervisorDeps) {
     this.d = deps;
+    this.clock = deps.clock ?? systemClock;
     this.log = deps.logger.child({ component: 'gobgpd-supervisor' });
     this.backoffMs = deps.backoff?.initialMs ?? 200;
   }
@@ -145,7 +150,7 @@ export class GobgpdSupervisor {
     await this.d.client.waitReady(this.d.readyTimeoutMs ?? 15_000);
     this.startWatch();
     await this.d.speaker.resync();
-    this.lastApplied = Date.now();
+    this.lastApplied = this.clock.now();
     this.d.onApplied?.({ restarts: this.restartCount });
   }
 
@@ -168,7 +173,7 @@ export class GobgpdSupervisor {
     const state = st.session_state.replace('SESSION_STATE_', '').toLowerCase();
     const prev = this.peerStates.get(st.neighbor_address);
     const bfd = st.bfd_state?.session_state?.replace('BFD_SESSION_STATE_', '').toLowerCase();
-    const next: PeerStatus = { address: st.neighbor_address, asn: st.peer_asn, state, ...(bfd ? { bfd } : {}), since: prev?.state === state ? prev.since : Date.now() };
+    const next: PeerStatus = { address: st.neighbor_address, asn: st.peer_asn, state, ...(bfd ? { bfd } : {}), since: prev?.state === state ? prev.since : this.clock.now() };
     this.peerStates.set(st.neighbor_address, next);
     if (prev?.state !== state) {
       this.d.metrics?.bgpSessionChanges.inc({ peer: st.neighbor_address, state });
@@ -185,13 +190,13 @@ export class GobgpdSupervisor {
    */
   private recover(why: string): void {
     if (this.recovering || this.stopping) return;
-    if (Date.now() - this.lastApplied > 30_000) this.backoffMs = this.d.backoff?.initialMs ?? 200;
+    if (this.clock.now() - this.lastApplied > 30_000) this.backoffMs = this.d.backoff?.initialMs ?? 200;
     this.recovering = (async () => {
       for (;;) {
         if (this.stopping) return;
         const wait = this.backoffMs;
         this.backoffMs = Math.min(this.backoffMs * 2, this.d.backoff?.maxMs ?? 10_000);
-        await sleep(wait);
+        await sleep(wait, this.clock);
         if (this.stopping) return;
         this.restartCount++;
         try {
@@ -217,12 +222,12 @@ export class GobgpdSupervisor {
   /** True when no recovery runs, or it ended within `ms`. */
   private async settledWithin(ms: number): Promise<boolean> {
     if (!this.recovering) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = this.clock.setTimeout(() => resolve(false), ms)));
     try {
       return await Promise.race([this.settled().then(() => true as const), timeout]);
     } finally {
-      clearTimeout(timer);
+      this.clock.clearTimeout(timer);
     }
   }
 
@@ -247,7 +252,7 @@ export class GobgpdSupervisor {
       if (drainMs > 0) {
         await this.d.speaker.drain();
         this.log.info({ drainMs }, 'draining: graceful-shutdown community announced');
-        await sleep(drainMs);
+        await sleep(drainMs, this.clock);
       }
       await this.d.speaker.withdrawAll();
       this.log.info('all paths withdrawn');
@@ -259,7 +264,7 @@ export class GobgpdSupervisor {
     this.watch = undefined;
     try {
       // Let the withdrawals leave before the sessions close.
-      await sleep(200);
+      await sleep(200, this.clock);
       await this.d.client.stopBgp();
     } catch (err) {
       errors.push(err);
@@ -282,9 +287,9 @@ export class GobgpdSupervisor {
     if (!child) return;
     this.child = undefined;
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    const timer = this.clock.setTimeout(() => child.kill('SIGKILL'), 3000);
     await child;
-    clearTimeout(timer);
+    this.clock.clearTimeout(timer);
     this.log.info({ pid: child.pid }, 'gobgpd stopped');
   }
 }
