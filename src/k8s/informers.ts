@@ -84,7 +84,7 @@ export class WatchedKind<T extends KubernetesObject> {
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? Math.random;
     const listMs = timings.listTimeoutMs ?? 60_000;
-    const watch = new BoundedWatch(kc, { transform: slim, ...timings }) as unknown as ConstructorParameters<typeof ListWatch<T>>[1];
+    const watch = new BoundedWatch(kc, { transform: slim, ...timings }, { clock: this.clock, random: this.random }) as unknown as ConstructorParameters<typeof ListWatch<T>>[1];
     const slimList = async () => {
       const l = await within(list(), listMs, `list ${path}`, this.clock);
       for (const o of l.items) slim(o);
