@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { ResultPromise } from 'execa';
 import { spawnDaemon } from '../exec/run.js';
 import { sleep } from '../util/wait.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { BgpvsError } from '../errors.js';
 import type { EventWatch, GobgpApi, PeerEvent } from './gobgp-client.js';
 import type { GobgpSpeaker } from './speaker.js';
@@ -72,8 +73,8 @@ export interface GobgpdSupervisorDeps {
   spawn?: typeof spawnDaemon;
   /** Default: DEFAULT_GUARD_POLICY, checked every second. */
   sessionGuard?: SessionGuardOptions;
-  /** Clock of the session guard (tests). */
-  now?: () => number;
+  /** Time and timers (the system clock by default; tests pass a manual one). */
+  clock?: Clock;
 }
 
 /**
@@ -101,14 +102,14 @@ export class GobgpdSupervisor {
   private guardTimer: NodeJS.Timeout | undefined;
   private guardRunning = false;
   private readonly guardPolicy: GuardPolicy | undefined;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(deps: GobgpdSupervisorDeps) {
     this.d = deps;
+    this.clock = deps.clock ?? systemClock;
     this.log = deps.logger.child({ component: 'gobgpd-supervisor' });
     this.backoffMs = deps.backoff?.initialMs ?? 200;
     this.guardPolicy = deps.sessionGuard === false ? undefined : { ...DEFAULT_GUARD_POLICY, ...deps.sessionGuard };
-    this.now = deps.now ?? Date.now;
   }
 
   get pid(): number | undefined {
@@ -177,7 +178,7 @@ export class GobgpdSupervisor {
       for (const addr of this.pruneRemovedPeers()) {
         const st = this.peerStates.get(addr);
         if (!st) continue;
-        const now = this.now();
+        const now = this.clock.now();
         const g = settle(this.guards.get(addr) ?? NEW_GUARD, now, policy);
         this.guards.set(addr, g);
         const reason = repairDue(g, { state: st.state, bfdEnabled: this.d.speaker.bfdEnabled(addr), bfd: bfd.get(addr) }, now, policy);
@@ -214,7 +215,7 @@ export class GobgpdSupervisor {
     await this.d.client.waitReady(this.d.readyTimeoutMs ?? 15_000);
     this.startWatch();
     await this.d.speaker.resync();
-    this.lastApplied = Date.now();
+    this.lastApplied = this.clock.now();
     this.d.onApplied?.({ restarts: this.restartCount });
   }
 
@@ -237,9 +238,9 @@ export class GobgpdSupervisor {
     const state = st.session_state.replace('SESSION_STATE_', '').toLowerCase();
     const prev = this.peerStates.get(st.neighbor_address);
     const bfd = st.bfd_state?.session_state?.replace('BFD_SESSION_STATE_', '').toLowerCase();
-    const next: PeerStatus = { address: st.neighbor_address, asn: st.peer_asn, state, ...(bfd ? { bfd } : {}), since: prev?.state === state ? prev.since : Date.now() };
+    const next: PeerStatus = { address: st.neighbor_address, asn: st.peer_asn, state, ...(bfd ? { bfd } : {}), since: prev?.state === state ? prev.since : this.clock.now() };
     this.peerStates.set(st.neighbor_address, next);
-    if (this.guardPolicy) this.guards.set(st.neighbor_address, observeState(this.guards.get(st.neighbor_address) ?? NEW_GUARD, state, this.now(), this.guardPolicy));
+    if (this.guardPolicy) this.guards.set(st.neighbor_address, observeState(this.guards.get(st.neighbor_address) ?? NEW_GUARD, state, this.clock.now(), this.guardPolicy));
     if (prev?.state !== state) {
       this.d.metrics?.bgpSessionChanges.inc({ peer: st.neighbor_address, state });
       this.d.metrics?.bgpSessionUp.set({ peer: st.neighbor_address }, state === 'established' ? 1 : 0);
@@ -255,13 +256,13 @@ export class GobgpdSupervisor {
    */
   private recover(why: string): void {
     if (this.recovering || this.stopping) return;
-    if (Date.now() - this.lastApplied > 30_000) this.backoffMs = this.d.backoff?.initialMs ?? 200;
+    if (this.clock.now() - this.lastApplied > 30_000) this.backoffMs = this.d.backoff?.initialMs ?? 200;
     this.recovering = (async () => {
       for (;;) {
         if (this.stopping) return;
         const wait = this.backoffMs;
         this.backoffMs = Math.min(this.backoffMs * 2, this.d.backoff?.maxMs ?? 10_000);
-        await sleep(wait);
+        await sleep(wait, this.clock);
         if (this.stopping) return;
         this.restartCount++;
         try {
@@ -287,12 +288,12 @@ export class GobgpdSupervisor {
   /** True when no recovery runs, or it ended within `ms`. */
   private async settledWithin(ms: number): Promise<boolean> {
     if (!this.recovering) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = this.clock.setTimeout(() => resolve(false), ms)));
     try {
       return await Promise.race([this.settled().then(() => true as const), timeout]);
     } finally {
-      clearTimeout(timer);
+      this.clock.clearTimeout(timer);
     }
   }
 
@@ -318,7 +319,7 @@ export class GobgpdSupervisor {
       if (drainMs > 0) {
         await this.d.speaker.drain();
         this.log.info({ drainMs }, 'draining: graceful-shutdown community announced');
-        await sleep(drainMs);
+        await sleep(drainMs, this.clock);
       }
       await this.d.speaker.withdrawAll();
       this.log.info('all paths withdrawn');
@@ -330,7 +331,7 @@ export class GobgpdSupervisor {
     this.watch = undefined;
     try {
       // Let the withdrawals leave before the sessions close.
-      await sleep(200);
+      await sleep(200, this.clock);
       await this.d.client.stopBgp();
     } catch (err) {
       errors.push(err);
@@ -354,9 +355,9 @@ export class GobgpdSupervisor {
     if (!child) return;
     this.child = undefined;
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    const timer = this.clock.setTimeout(() => child.kill('SIGKILL'), 3000);
     await child;
-    clearTimeout(timer);
+    this.clock.clearTimeout(timer);
     this.log.info({ pid: child.pid }, 'gobgpd stopped');
   }
 }

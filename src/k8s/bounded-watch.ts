@@ -19,6 +19,7 @@ import https from 'node:https';
 import { createInterface } from 'node:readline';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { BgpvsError } from '../errors.js';
+import { systemClock, type Clock, type Random, type TimerHandle } from '../util/clock.js';
 
 export interface BoundedWatchOptions {
   /** Server-side watch length (default 300 s; a little randomised so watches do not all restart at once). */
@@ -43,18 +44,32 @@ export class WatchHttpError extends BgpvsError {
 type Done = (err: unknown) => void;
 type Callback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
 
+/** Time and randomness for BoundedWatch (the system clock and Math.random by default). */
+export interface BoundedWatchDeps {
+  clock?: Clock;
+  /** Uniform in [0, 1): the timeoutSeconds spread. */
+  random?: Random;
+}
+
 export class BoundedWatch {
+  private readonly clock: Clock;
+  private readonly random: Random;
+
   constructor(
     private readonly kc: KubeConfig,
     private readonly o: BoundedWatchOptions = {},
-  ) {}
+    deps: BoundedWatchDeps = {},
+  ) {
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? Math.random;
+  }
 
   /** Same contract as client-node's Watch.watch: `done` is called exactly once, unless the returned controller is aborted first. */
   async watch(path: string, queryParams: Record<string, unknown>, callback: Callback, done: Done): Promise<AbortController> {
     const cluster = this.kc.getCurrentCluster();
     if (!cluster) throw new BgpvsError('no current cluster in the kubeconfig');
     const base = this.o.timeoutSeconds ?? 300;
-    const timeoutSeconds = Math.max(1, Math.round(base * (0.9 + Math.random() * 0.1)));
+    const timeoutSeconds = Math.max(1, Math.round(base * (0.9 + this.random() * 0.1)));
     const url = new URL(cluster.server + path);
     url.searchParams.set('watch', 'true');
     url.searchParams.set('allowWatchBookmarks', 'true');
@@ -66,32 +81,32 @@ export class BoundedWatch {
     const controller = new AbortController();
     const idleMs = this.o.idleMs ?? (timeoutSeconds + 30) * 1000;
     let finished = false;
-    let idleTimer: NodeJS.Timeout | undefined;
+    let idleTimer: TimerHandle | undefined;
     const finish = (err: unknown) => {
       if (finished) return;
       finished = true;
-      clearTimeout(idleTimer);
-      clearTimeout(headersTimer);
+      this.clock.clearTimeout(idleTimer);
+      this.clock.clearTimeout(headersTimer);
       req.destroy();
       done(err);
     };
     const touch = () => {
-      clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => finish(null), idleMs);
+      this.clock.clearTimeout(idleTimer);
+      idleTimer = this.clock.setTimeout(() => finish(null), idleMs);
     };
     // The caller aborts when it is done with this watch (stop, or it starts another): no more callbacks.
     controller.signal.addEventListener('abort', () => {
       finished = true;
-      clearTimeout(idleTimer);
-      clearTimeout(headersTimer);
+      this.clock.clearTimeout(idleTimer);
+      this.clock.clearTimeout(headersTimer);
       req.destroy();
     });
     const headersTimeoutMs = this.o.headersTimeoutMs ?? 30_000;
-    const headersTimer = setTimeout(() => finish(new BgpvsError(`watch ${path}: no response within ${headersTimeoutMs} ms`)), headersTimeoutMs);
+    const headersTimer = this.clock.setTimeout(() => finish(new BgpvsError(`watch ${path}: no response within ${headersTimeoutMs} ms`)), headersTimeoutMs);
 
     const request = url.protocol === 'http:' ? http.request : https.request;
     const req: http.ClientRequest = request(url, { agent: opts.agent, headers: opts.headers, auth: opts.auth, method: 'GET' }, (res) => {
-      clearTimeout(headersTimer);
+      this.clock.clearTimeout(headersTimer);
       if (res.statusCode !== 200) {
         let body = '';
         res.setEncoding('utf8');

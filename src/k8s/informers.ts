@@ -25,6 +25,7 @@ import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, type IPPoolObject } from '
 import { BGPPEER_GROUP, BGPPEER_PLURAL, BGPPEER_VERSION, type BGPPeerObject } from '../model/bgp-peer.js';
 import { BoundedWatch, type BoundedWatchOptions } from './bounded-watch.js';
 import { BgpvsError } from '../errors.js';
+import { systemClock, type Clock, type Random, type TimerHandle } from '../util/clock.js';
 
 export interface WatchTimings extends BoundedWatchOptions {
   /** A list that has not answered in this long fails (default 60 s). */
@@ -44,10 +45,17 @@ export function slim<T>(o: T): T {
 }
 
 /** `p`, or a rejection after `ms`. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new BgpvsError(`${what}: no answer within ${ms} ms`)), ms)));
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+function within<T>(p: Promise<T>, ms: number, what: string, clock: Clock): Promise<T> {
+  let timer: TimerHandle | undefined;
+  const late = new Promise<never>((_r, reject) => (timer = clock.setTimeout(() => reject(new BgpvsError(`${what}: no answer within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clock.clearTimeout(timer));
+}
+
+/** Time and randomness for WatchedKind (the system clock and Math.random by default). */
+export interface WatchedKindDeps {
+  clock?: Clock;
+  /** Uniform in [0, 1): the restart jitter. */
+  random?: Random;
 }
 
 export class WatchedKind<T extends KubernetesObject> {
@@ -56,8 +64,10 @@ export class WatchedKind<T extends KubernetesObject> {
   private stopped = false;
   private failures = 0;
   private lastFailureAt = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private starting = false;
+  private readonly clock: Clock;
+  private readonly random: Random;
   private startError: unknown;
 
   constructor(
@@ -70,11 +80,14 @@ export class WatchedKind<T extends KubernetesObject> {
     // Capped low: after an API outage the node must see changes again within seconds.
     private readonly backoff = { initialMs: 500, maxMs: 5_000 },
     timings: WatchTimings = {},
+    deps: WatchedKindDeps = {},
   ) {
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? Math.random;
     const listMs = timings.listTimeoutMs ?? 60_000;
-    const watch = new BoundedWatch(kc, { transform: slim, ...timings }) as unknown as ConstructorParameters<typeof ListWatch<T>>[1];
+    const watch = new BoundedWatch(kc, { transform: slim, ...timings }, { clock: this.clock, random: this.random }) as unknown as ConstructorParameters<typeof ListWatch<T>>[1];
     const slimList = async () => {
-      const l = await within(list(), listMs, `list ${path}`);
+      const l = await within(list(), listMs, `list ${path}`, this.clock);
       for (const o of l.items) slim(o);
       return l;
     };
@@ -127,14 +140,14 @@ export class WatchedKind<T extends KubernetesObject> {
    */
   private restart(err: unknown): void {
     if (this.stopped || this.timer) return;
-    const now = Date.now();
+    const now = this.clock.now();
     if (now - this.lastFailureAt > 30_000) this.failures = 0;
     this.lastFailureAt = now;
     this.failures++;
     const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (this.failures - 1));
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    const delay = Math.round(base * (0.8 + this.random() * 0.4));
     this.log.warn({ kind: this.kind, err, retryInMs: delay, cachedObjects: this.items().length }, 'watch failed; keeping the last known state');
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       void this.start();
     }, delay);
@@ -142,7 +155,7 @@ export class WatchedKind<T extends KubernetesObject> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     await this.informer.stop();
   }

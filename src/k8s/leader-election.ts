@@ -11,6 +11,7 @@
 import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { BgpvsError, ConfigError } from '../errors.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 /** The three calls leader election makes (CoordinationV1Api in production). */
 export interface LeaseClient {
@@ -65,13 +66,14 @@ export interface LeaderElectionOptions {
   retryPeriodMs?: number;
   onStartedLeading: () => void;
   onStoppedLeading: () => void;
-  now?: () => number;
+  /** Time and timers (the system clock by default; tests pass a manual one). */
+  clock?: Clock;
 }
 
 export class LeaderElector {
   private readonly o: Required<LeaderElectionOptions>;
   private leading = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private stopped = true;
   /** The last record seen and when (by our clock) it last changed. */
   private observed: { holder: string; renewTime: string; transitions: number; rv: string | undefined } | undefined;
@@ -79,11 +81,11 @@ export class LeaderElector {
   private lastRenew = 0;
   private ticking: Promise<void> = Promise.resolve();
   private attempt = 0;
-  private deadlineTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: TimerHandle | undefined;
   private readonly log: Logger;
 
   constructor(opts: LeaderElectionOptions) {
-    this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, now: () => Date.now(), ...opts };
+    this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, clock: systemClock, ...opts };
     validateLeaseTimings(this.o, { lease: 'leaseDurationMs', renew: 'renewDeadlineMs', retry: 'retryPeriodMs' });
     this.log = opts.logger.child({ lease: `${opts.namespace}/${opts.name}`, identity: opts.identity });
   }
@@ -101,7 +103,7 @@ export class LeaderElector {
   /** Stop campaigning; a leader releases the lease (best effort). */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.o.clock.clearTimeout(this.timer);
     this.timer = undefined;
     await this.ticking;
     this.clearDeadline();
@@ -114,40 +116,40 @@ export class LeaderElector {
           this.log.info({}, 'lease released');
         }
       };
-      let timer: NodeJS.Timeout | undefined;
+      let timer: TimerHandle | undefined;
       try {
         // Best effort and bounded: an API server that does not answer must not hold up shutdown.
-        const late = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new BgpvsError('lease release did not answer in time')), this.o.renewDeadlineMs)));
+        const late = new Promise<never>((_r, reject) => (timer = this.o.clock.setTimeout(() => reject(new BgpvsError('lease release did not answer in time')), this.o.renewDeadlineMs)));
         await Promise.race([release(), late]);
       } catch (err) {
         this.log.warn({ err }, 'could not release the lease');
       } finally {
-        clearTimeout(timer);
+        this.o.clock.clearTimeout(timer);
       }
     }
   }
 
   private schedule(ms: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.o.clock.setTimeout(() => {
       this.timer = undefined;
       this.ticking = this.tick().finally(() => this.schedule(this.o.retryPeriodMs));
     }, ms);
   }
 
   private clearDeadline(): void {
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    if (this.deadlineTimer) this.o.clock.clearTimeout(this.deadlineTimer);
     this.deadlineTimer = undefined;
   }
 
   /** Demote at lastRenew + renewDeadline unless a renew lands first: our own timer, not the request's. */
   private armDeadline(): void {
     this.clearDeadline();
-    const ms = this.lastRenew + this.o.renewDeadlineMs - this.o.now();
-    this.deadlineTimer = setTimeout(() => {
+    const ms = this.lastRenew + this.o.renewDeadlineMs - this.o.clock.now();
+    this.deadlineTimer = this.o.clock.setTimeout(() => {
       this.deadlineTimer = undefined;
       if (!this.leading) return;
-      this.log.warn({ sinceRenewMs: this.o.now() - this.lastRenew, renewDeadlineMs: this.o.renewDeadlineMs }, 'could not renew the lease in time');
+      this.log.warn({ sinceRenewMs: this.o.clock.now() - this.lastRenew, renewDeadlineMs: this.o.renewDeadlineMs }, 'could not renew the lease in time');
       this.setLeading(false);
     }, Math.max(0, ms));
   }
@@ -165,10 +167,10 @@ export class LeaderElector {
   }
 
   private async tick(): Promise<void> {
-    const now = this.o.now();
+    const now = this.o.clock.now();
     const attempt = ++this.attempt;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.o.renewDeadlineMs)));
+    let timer: TimerHandle | undefined;
+    const timedOut = new Promise<'timeout'>((r) => (timer = this.o.clock.setTimeout(() => r('timeout'), this.o.renewDeadlineMs)));
     try {
       const ok = await Promise.race([this.tryAcquireOrRenew(now, attempt), timedOut]);
       if (ok === 'timeout') {
@@ -178,7 +180,7 @@ export class LeaderElector {
       } else if (ok) {
         // Renewed at `now` (when the attempt started): lead only if that is still within the deadline.
         this.lastRenew = now;
-        if (this.o.now() - now < this.o.renewDeadlineMs) {
+        if (this.o.clock.now() - now < this.o.renewDeadlineMs) {
           this.setLeading(true);
           this.armDeadline();
         }
@@ -188,11 +190,11 @@ export class LeaderElector {
     } catch (err) {
       if (!(err instanceof AbandonedAttempt)) this.log.debug({ err }, 'lease acquire/renew failed');
     } finally {
-      clearTimeout(timer);
+      this.o.clock.clearTimeout(timer);
     }
     // The deadline timer demotes even when no attempt returns; this covers a clock that jumped.
-    if (this.leading && this.o.now() - this.lastRenew >= this.o.renewDeadlineMs) {
-      this.log.warn({ sinceRenewMs: this.o.now() - this.lastRenew }, 'could not renew the lease in time');
+    if (this.leading && this.o.clock.now() - this.lastRenew >= this.o.renewDeadlineMs) {
+      this.log.warn({ sinceRenewMs: this.o.clock.now() - this.lastRenew }, 'could not renew the lease in time');
       this.setLeading(false);
     }
     if (!this.leading) this.clearDeadline();

@@ -5,24 +5,13 @@
  * stop at the first, and only the loop logs them.
  */
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../util/clock.js';
 
 export interface PassResult {
   failures: readonly Error[];
 }
 
 export type Pass = (reason: string) => Promise<PassResult>;
-
-export interface LoopClock {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  now(): number;
-}
-
-export const realClock: LoopClock = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-  now: () => Date.now(),
-};
 
 export interface LoopOptions {
   name: string;
@@ -31,7 +20,7 @@ export interface LoopOptions {
   /** Full resync period; 0 disables. */
   resyncMs: number;
   backoff?: { initialMs: number; maxMs: number };
-  clock?: LoopClock;
+  clock?: Clock;
   /** Called after every pass with its outcome and duration (metrics, health). */
   onPass?: (outcome: 'ok' | 'failed', durationMs: number, result: PassResult) => void;
 }
@@ -48,7 +37,7 @@ export class ReconcileLoop {
   private passes = 0;
 
   constructor(opts: LoopOptions) {
-    this.o = { backoff: { initialMs: 200, maxMs: 30_000 }, clock: realClock, ...opts };
+    this.o = { backoff: { initialMs: 200, maxMs: 30_000 }, clock: systemClock, ...opts };
   }
 
   get passCount(): number {

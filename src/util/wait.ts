@@ -1,6 +1,8 @@
 import { TimeoutError } from '../errors.js';
+import { systemClock, type Clock } from './clock.js';
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Resolves after `ms` on `clock` (wall time by default). */
+export const sleep = (ms: number, clock: Clock = systemClock) => new Promise<void>((r) => clock.setTimeout(r, ms));
 
 /** Poll `probe` until it returns a non-undefined value or `timeoutMs` passes. */
 export async function waitFor<T>(

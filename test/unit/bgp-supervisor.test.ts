@@ -1,4 +1,7 @@
-/** GobgpdSupervisor with a fake child process and the gobgpd fake: restart, re-apply, peer state, stop. */
+/**
+ * GobgpdSupervisor with a fake child process and the gobgpd fake: restart, re-apply, peer state, stop.
+ * Its backoff and stop timers run on a FakeClock that the tests advance: nothing sleeps.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ResultPromise } from 'execa';
@@ -6,10 +9,10 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { GobgpSpeaker } from '../../src/bgp/speaker.js';
 import { GobgpdSupervisor } from '../../src/bgp/supervisor.js';
 import type { spawnDaemon } from '../../src/exec/run.js';
-import { waitFor } from '../../src/util/wait.js';
+import { FakeClock } from './fake-clock.js';
+import { systemClock } from '../../src/util/clock.js';
 import { FakeGobgp } from './bgp-fake-gobgp.js';
 import { ad } from './advertisement-fixture.js';
-
 
 /** Fake children: each "process" ends when killed or crashed; its death wipes the fake gobgpd. */
 function fakeSpawner(fake: FakeGobgp) {
@@ -42,7 +45,9 @@ function setup(mode: 'child' | 'external' = 'child', backoff = { initialMs: 1, m
   const { spawn, children } = fakeSpawner(fake);
   const changes: string[] = [];
   const up = new Map<string, number>();
+  const clock = new FakeClock();
   const sup = new GobgpdSupervisor({
+    clock,
     speaker,
     client: fake,
     logger: silentLogger(),
@@ -54,7 +59,7 @@ function setup(mode: 'child' | 'external' = 'child', backoff = { initialMs: 1, m
       bgpSessionUp: { set: (l, v) => void up.set(l.peer, v), remove: (l) => void up.delete(l.peer) },
     },
   });
-  return { fake, speaker, sup, children, changes, up };
+  return { fake, speaker, sup, children, changes, up, clock };
 }
 
 test('supervisor: spawns gobgpd with gRPC on 127.0.0.1 only and applies everything', async () => {
@@ -68,13 +73,18 @@ test('supervisor: spawns gobgpd with gRPC on 127.0.0.1 only and applies everythi
 });
 
 test('supervisor: gobgpd dies → respawned with backoff and the full state re-applied', async () => {
-  const { fake, speaker, sup, children } = setup();
+  const { fake, speaker, sup, children, clock } = setup();
   await sup.start();
   await speaker.setAdvertisements([ad('10.100.0.1/32'), ad('10.100.0.2/32')]);
   assert.equal(fake.paths.size, 2);
   children[0]!.exit(); // crash
-  await waitFor('respawn', () => (children.length === 2 ? true : undefined), { timeoutMs: 2000, intervalMs: 5 });
-  await waitFor('re-applied', () => (fake.paths.size === 2 ? true : undefined), { timeoutMs: 2000, intervalMs: 5 });
+  await clock.advance(0);
+  assert.equal(children.length, 1, 'respawned before the backoff');
+  const took = await clock.advanceUntil(() => children.length === 2, { maxMs: 2000 });
+  assert.equal(children.length, 2, 'not respawned');
+  assert.equal(took, 1, 'respawned after the 1 ms backoff');
+  await clock.advanceUntil(() => fake.paths.size === 2, { maxMs: 2000 });
+  assert.equal(fake.paths.size, 2, 'not re-applied');
   await sup.settled();
   assert.equal(sup.restarts, 1);
   assert.equal(sup.pid, children[1]!.pid);
@@ -84,13 +94,14 @@ test('supervisor: gobgpd dies → respawned with backoff and the full state re-a
 });
 
 test('supervisor: external gobgpd restarted elsewhere → re-applied when its stream breaks', async () => {
-  const { fake, speaker, sup, children } = setup('external');
+  const { fake, speaker, sup, children, clock } = setup('external');
   await sup.start();
   assert.equal(children.length, 0, 'nothing spawned in external mode');
   await speaker.setAdvertisements([ad('10.100.0.1/32')]);
   fake.reset();
   fake.breakStreams();
-  await waitFor('re-applied', () => (fake.paths.size === 1 && fake.global ? true : undefined), { timeoutMs: 2000, intervalMs: 5 });
+  await clock.advanceUntil(() => fake.paths.size === 1 && fake.global !== undefined, { maxMs: 2000 });
+  assert.ok(fake.paths.size === 1 && fake.global, 'not re-applied');
   await sup.kill();
 });
 
@@ -124,60 +135,108 @@ test('supervisor: a removed peer leaves status and the session gauge; peers not 
 });
 
 test('supervisor: stop drains (65535:0, local-pref 0), then withdraws, stops BGP and the child; no respawn', async () => {
-  const { fake, speaker, sup, children } = setup();
+  const { fake, speaker, sup, children, clock } = setup();
   await sup.start();
   await speaker.setAdvertisements([ad('10.100.0.1/32')]);
   const order: string[] = [];
+  const at: Record<string, number> = {};
   const addPath = fake.addPath.bind(fake);
   fake.addPath = async (p) => {
     const comms = p.pattrs.find((a) => a.communities)?.communities?.communities ?? [];
-    order.push(comms.includes(0xffff0000) ? 'drain' : 'add');
+    const what = comms.includes(0xffff0000) ? 'drain' : 'add';
+    order.push(what);
+    at[what] ??= clock.now();
     return addPath(p);
   };
   const deletePath = fake.deletePath.bind(fake);
   fake.deletePath = async (p) => {
     order.push('withdraw');
+    at.withdraw ??= clock.now();
     return deletePath(p);
   };
-  await sup.stop({ drainMs: 20 });
+  await clock.settle(sup.stop({ drainMs: 20 }));
   assert.deepEqual(order, ['drain', 'withdraw']);
+  assert.equal(at.withdraw! - at.drain!, 20, 'withdrawn before (or long after) the 20 ms drain');
   assert.ok(fake.calls.includes('StopBgp'));
   assert.deepEqual(children[0]!.signals, ['SIGTERM']);
-  await new Promise((r) => setTimeout(r, 30));
+  await clock.advance(30);
   assert.equal(children.length, 1, 'not respawned after stop');
 });
 
 test('supervisor: stop() does not hang behind a recovery that never succeeds', { timeout: 5000 }, async () => {
-  const { fake, sup, children } = setup();
+  const { fake, sup, children, clock } = setup();
   await sup.start();
   // gobgpd comes back without a working API: every re-apply fails, recovery retries forever.
   fake.waitReady = async () => {
     throw new Error('connect ECONNREFUSED');
   };
   children[0]!.exit();
-  await waitFor('respawned while recovering', () => (children.length >= 2 ? true : undefined), { timeoutMs: 2000, intervalMs: 5 });
-  await assert.rejects(sup.stop({ settleMs: 50 }), /still being recovered/);
+  await clock.advanceUntil(() => children.length >= 2, { maxMs: 2000 });
+  assert.ok(children.length >= 2, 'not respawned while recovering');
+  const t0 = clock.now();
+  await assert.rejects(clock.settle(sup.stop({ settleMs: 50 })), /still being recovered/);
+  assert.equal(clock.now() - t0, 50, 'stop() gave up on the recovery at settleMs');
   const spawned = children.length;
   assert.ok(children.at(-1)!.signals.includes('SIGTERM'), 'the respawned child is stopped');
-  await new Promise((r) => setTimeout(r, 30));
+  await clock.advance(30);
   assert.equal(children.length, spawned, 'no respawn after stop');
 });
 
 test('supervisor: an external gobgpd that keeps failing the re-apply is retried with growing backoff', { timeout: 5000 }, async () => {
-  const { fake, sup } = setup('external', { initialMs: 5, maxMs: 200 });
+  const { fake, sup, clock } = setup('external', { initialMs: 5, maxMs: 200 });
   await sup.start();
   let attempts = 0;
+  const times: number[] = [];
+  const t0 = clock.now();
   fake.startBgp = async () => {
     attempts++;
+    times.push(clock.now() - t0);
     throw new Error('StartBgp: rejected');
   };
   fake.reset();
   fake.breakStreams();
-  await new Promise((r) => setTimeout(r, 400));
+  await clock.advance(400);
   await sup.kill();
   // 5, 10, 20, 40, 80, 160 ms: about 6 tries in 400 ms; a backoff stuck at 5 ms makes ~60.
   assert.ok(attempts >= 3, `retried: ${attempts}`);
   assert.ok(attempts <= 12, `backed off: ${attempts} attempts in 400 ms`);
+  assert.deepEqual(times, [5, 15, 35, 75, 155, 315], 'each wait doubles: 5, 10, 20, 40, 80, 160 ms');
+});
+
+test('supervisor: the backoff keeps growing across recoveries within 30 s, and starts over after 30 s of good service', async () => {
+  const { fake, sup, clock } = setup('external', { initialMs: 100, maxMs: 10_000 });
+  await sup.start();
+  let failing = 0;
+  const startBgp = fake.startBgp.bind(fake);
+  let attemptAt: number[] = [];
+  fake.startBgp = async (g) => {
+    attemptAt.push(clock.now());
+    if (failing > 0) {
+      failing--;
+      throw new Error('StartBgp: rejected');
+    }
+    return startBgp(g);
+  };
+  /** gobgpd restarts elsewhere; the re-apply fails `fails` times. Returns the waits before each attempt. */
+  const outage = async (fails: number): Promise<number[]> => {
+    failing = fails;
+    attemptAt = [];
+    const t0 = clock.now();
+    fake.reset();
+    fake.breakStreams();
+    await clock.advanceUntil(() => attemptAt.length === fails + 1, { maxMs: 60_000 });
+    await sup.settled();
+    assert.ok(fake.global, 'not re-applied');
+    return attemptAt.map((t, i) => t - (i === 0 ? t0 : attemptAt[i - 1]!));
+  };
+  assert.deepEqual(await outage(2), [100, 200, 400]);
+  // Served only 29 s: a crash loop, the backoff keeps growing.
+  await clock.advance(29_000);
+  assert.deepEqual(await outage(1), [800, 1_600]);
+  // Served 31 s: starts over.
+  await clock.advance(31_000);
+  assert.deepEqual(await outage(0), [100]);
+  await sup.kill();
 });
 
 test('supervisor: a reset loop gets the peer re-created (DeletePeer + AddPeer), with a Warning and a repair count; then backs off', async () => {
@@ -196,7 +255,7 @@ test('supervisor: a reset loop gets the peer re-created (DeletePeer + AddPeer), 
     gobgpd: { mode: 'external', target: '127.0.0.1:50051' },
     // A long interval: the test drives the guard passes itself.
     sessionGuard: { intervalMs: 3_600_000 },
-    now: () => now,
+    clock: { ...systemClock, now: () => now },
     metrics: {
       bgpSessionChanges: { inc: () => undefined },
       bgpSessionUp: { set: () => undefined, remove: () => undefined },
@@ -247,7 +306,7 @@ test('supervisor: Established with BFD down past the grace → peer re-created (
     logger: silentLogger(),
     gobgpd: { mode: 'external', target: '127.0.0.1:50051' },
     sessionGuard: { intervalMs: 3_600_000 },
-    now: () => now,
+    clock: { ...systemClock, now: () => now },
     metrics: { bgpSessionChanges: { inc: () => undefined }, bgpSessionUp: { set: () => undefined, remove: () => undefined }, bfdRepairs: { inc: (l) => void repairs.push(l.reason) } },
   });
   await sup.start();

@@ -3,6 +3,8 @@
  * does: it never answers, or answers and then goes silent without closing. client-node's
  * Watch waits for ever in both; this one must end the watch (an error for no answer, a
  * plain close for silence, after which ListWatch re-watches).
+ * The watch's own timers run on a FakeClock: a test waits (briefly, on real time) only for
+ * the HTTP exchange to reach the point it needs, then advances the clock past the limit.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +12,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { BoundedWatch, WatchHttpError } from '../../src/k8s/bounded-watch.js';
+import { waitFor } from '../../src/util/wait.js';
+import { FakeClock } from './fake-clock.js';
 
 async function server(handler: http.RequestListener): Promise<{ kc: KubeConfig; urls: string[]; close: () => Promise<void> }> {
   const urls: string[] = [];
@@ -42,10 +46,28 @@ const watchOnce = (w: BoundedWatch, events: string[]) =>
     void w.watch('/api/v1/services', { resourceVersion: '7' }, (type) => events.push(type), resolve);
   });
 
+/** Whether `p` has settled (after letting pending callbacks run). */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void p.then(() => (done = true));
+  await new Promise<void>((r) => setImmediate(r));
+  return done;
+}
+
+/** Real-time wait for an I/O step (the request reaching the server, a line reaching the client): no product timer involved. */
+const io = (what: string, ok: () => boolean) => waitFor(what, () => (ok() ? true : undefined), { timeoutMs: 5_000, intervalMs: 2 });
+
 test('bounded watch: no response headers → fails (an error, so the caller backs off and retries)', async (t) => {
   const srv = await server(() => undefined); // accepts, never answers
   t.after(() => srv.close());
-  const err = await watchOnce(new BoundedWatch(srv.kc, { headersTimeoutMs: 300 }), []);
+  const clock = new FakeClock();
+  const pending = watchOnce(new BoundedWatch(srv.kc, { headersTimeoutMs: 300 }, { clock }), []);
+  await io('request at the server', () => srv.urls.length === 1);
+  await clock.advance(299);
+  assert.equal(await settled(pending), false, 'failed before the 300 ms headers limit');
+  await clock.advance(1);
+  assert.equal(await settled(pending), true, 'still waiting after the 300 ms headers limit');
+  const err = await pending;
   assert.ok(err instanceof Error && /no response within 300 ms/.test(err.message), String(err));
   assert.match(srv.urls[0] ?? '', /watch=true/);
   assert.match(srv.urls[0] ?? '', /timeoutSeconds=\d+/);
@@ -62,8 +84,15 @@ test('bounded watch: events, then silence without a close → closed as done(nul
   t.after(() => srv.close());
   const events: string[] = [];
   const seen: unknown[] = [];
-  const w = new BoundedWatch(srv.kc, { idleMs: 400, transform: (o) => (seen.push(o), o) });
-  const done = await watchOnce(w, events);
+  const clock = new FakeClock();
+  const w = new BoundedWatch(srv.kc, { idleMs: 400, transform: (o) => (seen.push(o), o) }, { clock });
+  const pending = watchOnce(w, events);
+  await io('the event at the client', () => events.length === 1);
+  await clock.advance(399);
+  assert.equal(await settled(pending), false, 'closed before 400 ms of silence');
+  await clock.advance(1);
+  assert.equal(await settled(pending), true, 'still open after 400 ms of silence');
+  const done = await pending;
   assert.equal(done, null, 'a silent watch ends as a normal close (re-watch from its resourceVersion)');
   assert.deepEqual(events, ['ADDED']);
   assert.equal(seen.length, 1, 'the transform saw the object');
@@ -81,15 +110,23 @@ test('bounded watch: an HTTP error status carries statusCode (410 Gone makes Lis
 });
 
 test('bounded watch: aborted by the caller → no callback after that', async (t) => {
+  let closedAtServer = false;
   const srv = await server((_req, res) => {
     res.writeHead(200);
     res.write('\n');
+    res.on('close', () => (closedAtServer = true));
   });
   t.after(() => srv.close());
   let doneCalls = 0;
-  const ctrl = await new BoundedWatch(srv.kc, { idleMs: 200 }).watch('/api/v1/services', {}, () => undefined, () => doneCalls++);
-  await new Promise((r) => setTimeout(r, 50));
+  const clock = new FakeClock();
+  const ctrl = await new BoundedWatch(srv.kc, { idleMs: 200 }, { clock }).watch('/api/v1/services', {}, () => undefined, () => doneCalls++);
+  // The response has come (the headers timer gave way to the 200 ms idle timer).
+  await io('response headers at the client', () => clock.pending().join() === '200');
+  await clock.advance(50);
   ctrl.abort();
-  await new Promise((r) => setTimeout(r, 400));
+  await clock.advance(400);
+  // The aborted request's connection closes on real time (I/O): wait until the server sees it.
+  await io('connection closed at the server', () => closedAtServer);
+  await clock.advance(0);
   assert.equal(doneCalls, 0);
 });

@@ -1,37 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReconcileLoop, type LoopClock, type PassResult } from '../../src/reconcile/loop.js';
+import { ReconcileLoop, type PassResult } from '../../src/reconcile/loop.js';
 import { silentLogger } from '../../src/observability/logger.js';
-
-/** A manual clock: timers fire only when the test advances time. */
-class FakeClock implements LoopClock {
-  t = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private seq = 0;
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.seq;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(h: unknown): void {
-    this.timers.delete(h as number);
-  }
-  now(): number {
-    return this.t;
-  }
-  pendingDelays(): number[] {
-    return [...this.timers.values()].map((x) => x.at - this.t).sort((a, b) => a - b);
-  }
-  advance(ms: number): void {
-    this.t += ms;
-    for (const [id, x] of [...this.timers]) {
-      if (x.at <= this.t) {
-        this.timers.delete(id);
-        x.fn();
-      }
-    }
-  }
-}
+import { FakeClock } from './fake-clock.js';
 
 function gate() {
   let open!: () => void;
@@ -83,13 +54,13 @@ test('loop: a failed pass is retried with exponential backoff, reset after succe
   await loop.idle();
   const delays: number[] = [];
   for (let i = 0; i < 4; i++) {
-    delays.push(clock.pendingDelays()[0]!);
-    clock.advance(clock.pendingDelays()[0]!);
+    delays.push(clock.pending()[0]!);
+    await clock.advance(clock.pending()[0]!);
     await loop.idle();
   }
   assert.deepEqual(delays, [100, 200, 350, 350]);
   assert.deepEqual(outcomes, ['failed', 'failed', 'failed', 'failed', 'ok']);
-  assert.deepEqual(clock.pendingDelays(), [], 'no retry after success');
+  assert.deepEqual(clock.pending(), [], 'no retry after success');
 });
 
 test('loop: a thrown error counts as a failure, and all failures of a pass are kept', async () => {
@@ -108,7 +79,7 @@ test('loop: a thrown error counts as a failure, and all failures of a pass are k
   });
   loop.start();
   await loop.idle();
-  clock.advance(clock.pendingDelays()[0]!);
+  await clock.advance(clock.pending()[0]!);
   await loop.idle();
   assert.deepEqual(results.map((r) => r.failures.map((e) => e.message)), [['thrown'], ['a', 'b']]);
   loop.stop();
@@ -133,7 +104,7 @@ test('loop: events while a retry waits out its backoff do not run passes; they r
   for (let i = 0; i < 20; i++) loop.trigger(`ev${i}`);
   await loop.idle();
   assert.deepEqual(reasons, ['start'], 'no pass during the backoff');
-  clock.advance(1000);
+  await clock.advance(1000);
   await loop.idle();
   assert.deepEqual(reasons, ['start', 'retry'], 'one pass when the backoff ends, covering the events');
   loop.trigger('later');
@@ -157,14 +128,14 @@ test('loop: the resync timer forces a pass; stop() cancels it', async () => {
   });
   loop.start();
   await loop.idle();
-  clock.advance(999);
+  await clock.advance(999);
   await loop.idle();
   assert.deepEqual(reasons, ['start']);
-  clock.advance(1);
+  await clock.advance(1);
   await loop.idle();
   assert.deepEqual(reasons, ['start', 'resync']);
   loop.stop();
-  clock.advance(5000);
+  await clock.advance(5000);
   await loop.idle();
   assert.deepEqual(reasons, ['start', 'resync']);
 });
@@ -186,10 +157,10 @@ test('loop: stopped while a retry waits out its backoff, then started again: a p
   });
   loop.start();
   await loop.idle();
-  assert.deepEqual(clock.pendingDelays(), [100], 'a retry waits out its backoff');
+  assert.deepEqual(clock.pending(), [100], 'a retry waits out its backoff');
   // Leadership lost while the retry waits: the loop stops, its timers are cancelled.
   loop.stop();
-  assert.deepEqual(clock.pendingDelays(), []);
+  assert.deepEqual(clock.pending(), []);
   loop.trigger('event while stopped');
   fail = false;
   // Leadership regained: the loop must run now, not wait for the cancelled retry.
