@@ -27,13 +27,6 @@ run_tier() {
   local out; out=$(mktemp)
   node --import tsx --test --test-concurrency="$conc" --test-reporter=spec "$@" "${files[@]}" 2>&1 | tee "$out"
   local rc=${PIPESTATUS[0]}
-  # The e2e tier drives real traffic through a whole lab on a shared 2-core machine; one
-  # failed attempt is retried once, and said so loudly, so a flake is visible, not hidden.
-  if [ "$rc" != 0 ] && [ "$name" = e2e ]; then
-    echo "== e2e: FAILED ONCE (above); RETRYING the tier one time"
-    node --import tsx --test --test-concurrency="$conc" --test-reporter=spec "$@" "${files[@]}" 2>&1 | tee "$out"
-    rc=${PIPESTATUS[0]}
-  fi
   for k in pass fail skipped; do
     printf '%s %s\n' "$k" "$(sed -n "s/^ℹ $k \([0-9]*\)$/\1/p" "$out" | tail -n1)" >> "$summary"
   done
