@@ -45,6 +45,9 @@ export async function startAgents(
         ...dataplaneArgs(opts.dataplane ?? 'nft', l.cluster.podNetnsFile(n.name)),
         '--metrics-address=127.0.0.1:9254',
         '--bgp.graceful-shutdown=0s',
+        // The router connects in (its connect timer is 1 s): gobgpd 4.8 waits 1.5-2 s before its
+        // own first connect, which would dominate an agent restart (README, "Start-up").
+        '--bgp.listen-port=179',
         `--bgp.peers=${JSON.stringify(peers)}`,
         ...(opts.extraArgs ?? []),
       ],

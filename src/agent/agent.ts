@@ -14,7 +14,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { GobgpClient } from '../bgp/gobgp-client.js';
 import { GobgpSpeaker } from '../bgp/speaker.js';
-import { GobgpdSupervisor, type PeerStatus } from '../bgp/supervisor.js';
+import { GobgpdSupervisor, spawnGobgpd, type PeerStatus } from '../bgp/supervisor.js';
+import type { ResultPromise } from 'execa';
 import type { SpeakerConfig } from '../bgp/config.js';
 import type { DataPlane } from '../dataplane/types.js';
 import { ClusterWatch, type WatchKindName } from '../k8s/informers.js';
@@ -70,6 +71,8 @@ export class Agent {
   private problemsKey = '[]';
   /** delegate mode, when allowed and Calico is found: writes the pool CIDRs into its BGPConfiguration. */
   private calicoWriter: CalicoServiceIpsWriter | undefined;
+  /** gobgpd's client and child, made at start so that they are ready for the first pass. */
+  private early: { client: GobgpClient; child: ResultPromise | undefined } | undefined;
 
   constructor(private readonly d: AgentDeps) {
     const cfg = d.config;
@@ -85,7 +88,10 @@ export class Agent {
       observe: () => this.observe(),
       plan: (obs) => this.planner.plan(obs),
       dataplane: d.dataplane,
-      advertiser: { apply: (plan, ads) => (cfg.bgp.coexistence === 'delegate' ? this.delegateAdvertising(plan) : this.advertise(plan.speaker, ads)) },
+      advertiser:
+        cfg.bgp.coexistence === 'delegate'
+          ? { configure: (plan) => this.delegateAdvertising(plan), advertise: async () => undefined }
+          : { configure: (plan) => this.configureSpeaker(plan.speaker), advertise: (ads) => this.speaker!.setAdvertisements(ads) },
       report: (plan) => this.report(plan),
       logger: this.log.child({ component: 'node-reconciler' }),
     });
@@ -121,30 +127,44 @@ export class Agent {
   }
 
   /**
-   * The bgp step of a pass: gobgpd is started with the first plan's speaker config, and
-   * reconfigured when a later plan's differs; then the paths.
+   * The speaker step of a pass (beside the data plane; it announces nothing): gobgpd is
+   * started with the first plan's speaker config, and reconfigured when a later plan's differs.
    */
-  private async advertise(speaker: NodePlan['speaker'], ads: Parameters<GobgpSpeaker['setAdvertisements']>[0]): Promise<unknown> {
+  private async configureSpeaker(speaker: NodePlan['speaker']): Promise<void> {
+    if (speaker.key === this.speakerKey && this.supervisor) return;
     if (!this.supervisor) await this.startSpeaker(speaker.config);
-    else if (speaker.key !== this.speakerKey) await this.speaker!.reconfigure(speaker.config);
-    if (speaker.key !== this.speakerKey) {
-      const c = speaker.config;
-      this.log.info({ asn: c.asn, routerId: c.routerId, peers: c.peers.map((p) => p.address), exportCidrs: c.exportCidrs }, 'BGP speaker configured');
-    }
+    else await this.speaker!.reconfigure(speaker.config);
+    const c = speaker.config;
+    this.log.info({ asn: c.asn, routerId: c.routerId, peers: c.peers.map((p) => p.address), exportCidrs: c.exportCidrs }, 'BGP speaker configured');
     this.speakerKey = speaker.key;
-    return this.speaker!.setAdvertisements(ads);
+  }
+
+  private gobgpdTarget(): string {
+    const g = this.d.config.bgp.gobgpd;
+    return g.mode === 'child' ? `127.0.0.1:${g.grpcPort}` : `${g.host}:${g.port}`;
+  }
+
+  /**
+   * At start, before the informers list: the gRPC client (its protos parsed) and the gobgpd
+   * child, so that gobgpd is up by the first pass (it does not listen for BGP until StartBgp).
+   */
+  private prepareBgp(): void {
+    const g = this.d.config.bgp.gobgpd;
+    const client = new GobgpClient({ target: this.gobgpdTarget(), protoDir: gobgpProtoDir() });
+    const child = g.mode === 'child' ? spawnGobgpd({ binary: toolPath('gobgpd'), grpcPort: g.grpcPort }) : undefined;
+    this.early = { client, child };
   }
 
   /** gobgpd (a child, or an external one) with this config; from then on the supervisor keeps it. */
   private async startSpeaker(config: SpeakerConfig): Promise<void> {
     const cfg = this.d.config;
-    const target = cfg.bgp.gobgpd.mode === 'child' ? `127.0.0.1:${cfg.bgp.gobgpd.grpcPort}` : `${cfg.bgp.gobgpd.host}:${cfg.bgp.gobgpd.port}`;
-    const client = new GobgpClient({ target, protoDir: gobgpProtoDir() });
+    if (!this.early) this.prepareBgp();
+    const { client, child } = this.early!;
     const speaker = new GobgpSpeaker({ client, logger: this.log, config });
     const supervisor = new GobgpdSupervisor({
       speaker,
       client,
-      gobgpd: cfg.bgp.gobgpd.mode === 'child' ? { mode: 'child', binary: toolPath('gobgpd'), grpcPort: cfg.bgp.gobgpd.grpcPort } : { mode: 'external', target },
+      gobgpd: cfg.bgp.gobgpd.mode === 'child' ? { mode: 'child', binary: toolPath('gobgpd'), grpcPort: cfg.bgp.gobgpd.grpcPort, ...(child ? { child } : {}) } : { mode: 'external', target: this.gobgpdTarget() },
       logger: this.log,
       metrics: this.metrics,
       drainMs: cfg.bgp.gracefulShutdownMs,
@@ -152,7 +172,9 @@ export class Agent {
     try {
       await supervisor.start();
     } catch (err) {
+      // kill() ends the child and closes the client: the next pass starts afresh.
       await supervisor.kill().catch(() => undefined);
+      this.early = undefined;
       throw err;
     }
     this.speaker = speaker;
@@ -167,6 +189,8 @@ export class Agent {
       // No gobgpd, no session: the CNI's speaker advertises; we allocate and program the data plane.
       if (this.d.config.bgp.allowWriteCniConfig && findings.calicoBgp) this.calicoWriter = new CalicoServiceIpsWriter(this.kc);
       this.log.info({ writesCalicoConfig: !!this.calicoWriter }, 'delegate mode: not running BGP');
+    } else {
+      this.prepareBgp();
     }
     // The first pass runs once every kind has been listed (until then a pass would refuse);
     // it starts gobgpd with the speaker config it computes.
@@ -208,6 +232,12 @@ export class Agent {
     await this.loop.idle();
     await this.informers.stop().catch((err: unknown) => this.log.warn({ err }, 'stopping watches'));
     await this.supervisor?.stop().catch((err: unknown) => this.log.error({ err }, 'stopping gobgpd'));
+    if (!this.supervisor && this.early) {
+      // gobgpd was spawned but never configured: nothing to drain.
+      this.early.child?.kill('SIGTERM');
+      await this.early.child?.catch(() => undefined);
+      this.early.client.close();
+    }
     await this.http.stop();
     this.log.info('agent stopped');
   }

@@ -19,8 +19,11 @@ export interface NodePassDeps {
   /** Pure (a memo at most): the plan for one observation. */
   plan(obs: NodeObservation): NodePlan;
   dataplane: { sync(desired: readonly VirtualServer[], ctx: DataPlaneContext): Promise<unknown> };
-  /** The BGP side: speaker config and the advertisements to hold. */
-  advertiser: { apply(plan: NodePlan, ads: readonly Advertisement[]): Promise<unknown> };
+  /** The BGP side: the speaker's config (sessions), then the advertisements to hold. */
+  advertiser: {
+    configure(plan: NodePlan): Promise<unknown>;
+    advertise(ads: readonly Advertisement[]): Promise<unknown>;
+  };
   /** After every planned pass, with the plan and the failures. */
   report?(plan: NodePlan, failures: readonly Error[]): void;
   logger: Logger;
@@ -59,14 +62,15 @@ export class NodeReconciler {
     if (!obs) return { failures: failures.length ? failures : [new NotSyncedError()] };
     const plan = this.d.plan(obs);
     this.last = plan;
-    // Program the node before announcing, so traffic that arrives finds its service. If the
-    // node could not be programmed, announce nothing new (withdrawals still go out): a VIP
-    // must never attract traffic this node does not serve.
-    await step('dataplane', () => this.d.dataplane.sync(plan.virtualServers, plan.dataplane));
-    const programmed = failures.length === 0;
+    // The speaker's config (and so its sessions) goes alongside the data plane: it announces
+    // nothing by itself. Program the node before announcing, so traffic that arrives finds its
+    // service. If the node could not be programmed, announce nothing new (withdrawals still go
+    // out): a VIP must never attract traffic this node does not serve.
+    await Promise.all([step('dataplane', () => this.d.dataplane.sync(plan.virtualServers, plan.dataplane)), step('bgp-config', () => this.d.advertiser.configure(plan))]);
+    const programmed = !failures.some((f) => (f as Error & { step?: string }).step === 'dataplane');
     const ads = programmed ? plan.advertisements : plan.advertisements.filter((a) => this.announced.has(a.prefix));
     const before = failures.length;
-    await step('bgp', () => this.d.advertiser.apply(plan, ads));
+    await step('bgp', () => this.d.advertiser.advertise(ads));
     if (failures.length === before) this.announced = new Set(ads.map((a) => a.prefix));
     this.d.report?.(plan, failures);
     this.d.logger.debug({ reason, virtualServers: plan.virtualServers.length, advertisements: plan.advertisements.length, failures: failures.length }, 'node pass');

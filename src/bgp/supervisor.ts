@@ -36,6 +36,11 @@ export type GobgpdMode =
       logFile?: string;
       /** gRPC target to dial; default `127.0.0.1:<grpcPort>` (tests: a unix-socket bridge). */
       target?: string;
+      /**
+       * A gobgpd the caller already spawned (spawnGobgpd) while it prepared the first config, so
+       * that its start-up overlaps the agent's: adopted by start(), restarted like any child.
+       */
+      child?: ResultPromise;
     }
   | { mode: 'external'; target: string };
 
@@ -86,6 +91,11 @@ export function gobgpdArgv(binary: string, grpcPort: number): string[] {
   return ['setpriv', '--pdeathsig', 'KILL', binary, '--api-hosts', `127.0.0.1:${grpcPort}`, '--pprof-disable', '--log-plain', '--log-level', 'info'];
 }
 
+/** Spawn gobgpd as a child (gobgpdArgv), in `netns` if given, its output to `logFile`. */
+export function spawnGobgpd(g: { binary: string; grpcPort: number; netns?: string; logFile?: string }, spawn: typeof spawnDaemon = spawnDaemon): ResultPromise {
+  return spawn(gobgpdArgv(g.binary, g.grpcPort), { ...(g.netns ? { netns: g.netns } : {}), ...(g.logFile ? { logFile: g.logFile } : {}) });
+}
+
 export class GobgpdSupervisor {
   private readonly d: GobgpdSupervisorDeps;
   private readonly log: Logger;
@@ -96,6 +106,8 @@ export class GobgpdSupervisor {
   private backoffMs: number;
   private readonly peerStates = new Map<string, PeerStatus>();
   private restartCount = 0;
+  /** Whether the caller's early child (GobgpdMode.child) was taken over. */
+  private adopted = false;
   /** When everything was last applied successfully (ms since epoch); 0 = never. */
   private lastApplied = 0;
   private readonly guards = new Map<string, PeerGuard>();
@@ -198,8 +210,10 @@ export class GobgpdSupervisor {
   private spawnChild(): void {
     const g = this.d.gobgpd;
     if (g.mode !== 'child') return;
-    const spawn = this.d.spawn ?? spawnDaemon;
-    const child = spawn(gobgpdArgv(g.binary, g.grpcPort), { ...(g.netns ? { netns: g.netns } : {}), ...(g.logFile ? { logFile: g.logFile } : {}) });
+    // The caller's early child is adopted once; every later (re)start spawns a new one.
+    const early = this.restartCount === 0 && !this.adopted ? g.child : undefined;
+    this.adopted = true;
+    const child = early ?? spawnGobgpd(g, this.d.spawn);
     this.child = child;
     this.log.info({ pid: child.pid, grpcPort: g.grpcPort, netns: g.netns }, 'gobgpd started');
     void child.then((res) => {

@@ -29,7 +29,7 @@ test('node reconciler: before the first full list nothing is touched, and the pa
     observe: async () => undefined,
     plan: () => desired,
     dataplane: { sync: async () => touched.push('dp') },
-    advertiser: { apply: async () => touched.push('bgp') },
+    advertiser: { configure: async () => touched.push('cfg'), advertise: async () => touched.push('bgp') },
     logger: silentLogger(),
   });
   const res = await r.pass('start');
@@ -46,11 +46,11 @@ test('node reconciler: data plane before BGP; a failing step does not stop the o
     observe: async () => obs,
     plan: () => want,
     dataplane: { sync: async (_vs, ctx) => { order.push('dp'); got = { ...got, ctx }; if (dpFails) throw new Error('nft -f failed'); } },
-    advertiser: { apply: async (_plan, a) => { order.push('bgp'); got = { ...got, ads: a }; } },
+    advertiser: { configure: async () => { order.push('cfg'); }, advertise: async (a) => { order.push('bgp'); got = { ...got, ads: a }; } },
     logger: silentLogger(),
   });
   const res = await r.pass('event');
-  assert.deepEqual(order, ['dp', 'bgp'], 'BGP still runs (to withdraw) when the data plane failed');
+  assert.deepEqual(order, ['dp', 'cfg', 'bgp'], 'the speaker is configured beside the data plane; paths after it, and still (to withdraw) when the data plane failed');
   assert.equal(got.ctx, dpContext, 'the data plane is told the pools and node addresses of the same plan');
   assert.deepEqual(got.ads, [], 'nothing new is announced for VIPs the node could not program');
   assert.deepEqual(res.failures.map((e) => [e.message, (e as Error & { step?: string }).step]), [['nft -f failed', 'dataplane']]);
