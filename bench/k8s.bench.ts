@@ -58,7 +58,7 @@ const outDir = join(root, 'dist', 'bench-k8s');
 await run(['npx', 'tsc', '-p', 'tsconfig.json', '--outDir', outDir], { cwd: root, allowFailure: true });
 const agentJs = join(outDir, 'test', 'rig', 'k8s-agent.js');
 // and the agent's own build (dist/), as bin/bgpvs.js runs it
-await run(['npx', 'tsc', '-p', 'tsconfig.build.json'], { cwd: root });
+await run(['npm', 'run', '--silent', 'build'], { cwd: root });
 
 /** The agent CLI as built at `ref` (a detached worktree, compiled with that tree's tsconfig). */
 async function cliAt(ref: string): Promise<string> {
@@ -197,7 +197,7 @@ try {
   await core.createNode({ body: { metadata: { name: 'bench-node' } } }).then((n) =>
     core.replaceNodeStatus({ name: 'bench-node', body: { ...n, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.11' }], conditions: [{ type: 'Ready', status: 'True', reason: 'Bench', lastHeartbeatTime: new Date(0), lastTransitionTime: new Date(0) }] } } }),
   );
-  const fullNow = await fullAgentRss(api, join(root, 'dist', 'cli.js'), 'now');
+  const fullNow = await fullAgentRss(api, join(root, 'bin', 'bgpvs.js'), 'now');
   const fullBefore = beforeRef === 'none' ? null : await fullAgentRss(api, await cliAt(beforeRef), 'before');
   console.log(`# whole agent with ${N} Services: peak RSS ${fullNow} MB now (one informer set), ${fullBefore ?? '-'} MB at ${beforeRef} (two)`);
   console.log(`# mode ${backlog ? 'backlog' : 'burst'}; agent NODE_OPTIONS: ${process.env.BENCH_AGENT_NODE_OPTIONS ?? daemonSetNodeOptions()}`);

@@ -40,9 +40,9 @@ if [ "$tier" = all ] || [ "${BGPVS_SKIP_SETUP:-}" != 1 ]; then
 fi
 export BGPVS_CACHE=${BGPVS_CACHE:-$HOME/.cache/bgpvs}
 # The tests and the lab start the agent as users do: the compiled CLI (bin/bgpvs.js → dist/).
-echo "== build (src/ → dist/)"
+echo "== build (src/ → dist/, bundled)"
 rm -rf dist
-npx tsc -p tsconfig.build.json || { echo "build failed"; exit 1; }
+npm run --silent build || { echo "build failed"; exit 1; }
 
 case "$tier" in
   all)
