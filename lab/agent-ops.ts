@@ -5,8 +5,9 @@
 import { run } from '../src/exec/run.js';
 import { childPids, processAlive } from '../src/util/process.js';
 import { waitFor } from '../src/util/wait.js';
-import { labRouter, nodeAddress, startAgents, type LabAgent } from './agents.js';
-import type { RunningLab } from './run.js';
+import { anyLabRouter, nodeAddress, startAgents, type LabAgent } from './agents.js';
+import { FrrRouter } from '../test/rig/frr-router.js';
+import type { LabRouter, RunningLab } from './run.js';
 
 /** The gobgpd the agent runs as its child (undefined while it has none). */
 export function gobgpdPid(agent: LabAgent): number | undefined {
@@ -76,19 +77,30 @@ export function killAgentsNow(agents: Iterable<LabAgent>): void {
  * Until the router holds an established BGP session with BFD up to each of `nodes`. In a new
  * lab this is later than the first routes: with FRR 8.4 each node's first session is reset
  * once when FRR re-creates its BFD session (README, known limits); BFD up at the router means
- * the session that stays.
+ * the session that stays. BIRD: its BGP protocols Established and BFD sessions Up.
  */
 export async function waitRouterSessions(l: RunningLab, nodes: readonly string[], timeoutMs = 60_000): Promise<void> {
-  const r = labRouter(l);
+  const r = anyLabRouter(l);
   const want = nodes.map((n) => nodeAddress(l, n));
   await waitFor(
     `router: BGP established and BFD up to ${nodes.join(', ')}`,
     async () => {
-      const bgp = new Set((await r.bgpSummary()).filter((p) => p.state === 'Established').map((p) => p.address));
-      // Bound to an interface: the BFD session FRR keeps (the first, without one, is replaced).
-      const bfd = new Set((await r.bfdPeers()).filter((p) => p.status === 'up' && p.interface).map((p) => p.peer));
+      const { bgp, bfd } = await routerSessions(r);
       return want.every((a) => bgp.has(a) && bfd.has(a)) ? true : undefined;
     },
     { timeoutMs, intervalMs: 100 },
   );
+}
+
+/** The node addresses the router has an Established BGP session with, and those with BFD up. */
+export async function routerSessions(r: LabRouter): Promise<{ bgp: Set<string>; bfd: Set<string> }> {
+  if (r instanceof FrrRouter) {
+    const bgp = new Set((await r.bgpSummary()).filter((p) => p.state === 'Established').map((p) => p.address));
+    // Bound to an interface: the BFD session FRR keeps (the first, without one, is replaced).
+    const bfd = new Set((await r.bfdPeers()).filter((p) => p.status === 'up' && p.interface).map((p) => p.peer));
+    return { bgp, bfd };
+  }
+  const bgp = new Set((await r.bgpSummary()).filter((p) => p.bgp?.state === 'Established' && p.bgp.neighborAddress).map((p) => p.bgp!.neighborAddress!));
+  const bfd = new Set((await r.bfdSessions()).filter((s) => s.state === 'Up').map((s) => s.address));
+  return { bgp, bfd };
 }
