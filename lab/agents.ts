@@ -11,8 +11,8 @@ import { repoRoot } from '../test/rig/paths.js';
 import { waitFor } from '../src/util/wait.js';
 import { BgpvsError } from '../src/errors.js';
 import { ANNOTATION_POOL } from '../src/ipam/service-request.js';
-import type { FrrRouter } from '../test/rig/frr-router.js';
-import type { RunningLab } from './run.js';
+import { FrrRouter } from '../test/rig/frr-router.js';
+import type { LabRouter, RunningLab } from './run.js';
 import type { LabPod } from './pods.js';
 
 export const DEMO_POOL_CIDR = '10.200.0.0/24';
@@ -101,10 +101,17 @@ export async function waitForIp(l: RunningLab, ns: string, name: string, timeout
   return waitFor(`an IP for ${ns}/${name}`, async () => (await core.readNamespacedServiceStatus({ name, namespace: ns })).status?.loadBalancer?.ingress?.[0]?.ip, { timeoutMs, intervalMs: 50 });
 }
 
-/** The lab's (first) upstream router. */
-export function labRouter(l: RunningLab): FrrRouter {
+/** The lab's (first) upstream router, FRR or BIRD. */
+export function anyLabRouter(l: RunningLab): LabRouter {
   const r = [...l.routers.values()][0];
   if (!r) throw new BgpvsError('the lab has no router');
+  return r;
+}
+
+/** The lab's (first) upstream router, which must be FRR (vtysh, FRR's JSON). */
+export function labRouter(l: RunningLab): FrrRouter {
+  const r = anyLabRouter(l);
+  if (!(r instanceof FrrRouter)) throw new BgpvsError('this needs the lab with FRR as its router');
   return r;
 }
 
@@ -117,7 +124,7 @@ export function nodeAddress(l: RunningLab, node: string): string {
 
 /** The router's kernel next hops for a VIP (sorted). */
 export async function routerNexthops(l: RunningLab, vip: string): Promise<string[]> {
-  const route = await labRouter(l).kernelRoute(`${vip}/32`);
+  const route = await anyLabRouter(l).kernelRoute(`${vip}/32`);
   return (route?.nexthops ?? []).map((n) => n.gateway ?? '').filter(Boolean).sort();
 }
 

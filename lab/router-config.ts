@@ -1,5 +1,5 @@
 /**
- * The lab router's FRR config, derived from the topology: one eBGP neighbour per node, ECMP
+ * The lab router's FRR config (and its BIRD twin, labBirdConfig), derived from the topology: one eBGP neighbour per node, ECMP
  * across them (multipath-relax: every node has its own AS), BFD at 100 ms × 3, graceful restart. The same text
  * is committed under lab/routers/ for containerlab (one integrated file there), and a unit
  * test keeps the two equal.
@@ -12,6 +12,7 @@
  * agent) still gets an equal share rather than none.
  */
 import type { FrrConfig } from '../test/rig/frr-router.js';
+import type { BirdConfig } from '../test/rig/bird-router.js';
 import { renderFrrConfig } from '../test/rig/frr-router.js';
 import { BgpvsError } from '../src/errors.js';
 import type { LabTopology } from './topology.js';
@@ -47,4 +48,31 @@ export function labRouterConfigFile(topo: LabTopology, routerName: string): stri
     '! (plain ECMP when a path lacks it); `bgp bestpath bandwidth ignore` would turn it off.',
   ];
   return `${header.join('\n')}\n${r.frr}${r.bfdd}`;
+}
+
+/**
+ * The same router as BIRD 2 (`startLab({ router: 'bird' })`): one eBGP session per node with
+ * BFD at 100 ms × 3 and graceful restart, ECMP into the kernel (`merge paths`).
+ */
+export function labBirdConfig(topo: LabTopology, routerName: string): BirdConfig {
+  const router = topo.nodes.find((n) => n.name === routerName && n.role === 'router');
+  if (!router?.asn || !router.address) throw new BgpvsError(`lab router ${routerName} needs an ASN label and an address`);
+  return {
+    asn: router.asn,
+    routerId: router.address,
+    mergePaths: true,
+    bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 },
+    neighbors: topo.nodes
+      .filter((n) => n.role === 'node')
+      .map((n) => ({
+        address: n.address!,
+        asn: n.asn!,
+        name: n.name,
+        localAddress: router.address!,
+        bfd: true,
+        timers: { holdSeconds: 9, keepaliveSeconds: 3 },
+        connectRetrySeconds: 1,
+        gracefulRestart: { restartTimeSeconds: 120 },
+      })),
+  };
 }

@@ -9,12 +9,19 @@
  * reset into the next BFD Down, forever. The peer's FSM and BFD state live as long as the
  * peer does, so the repair is DeletePeer + AddPeer; a restart of the agent did the same.
  *
- * Two signs, both from what gobgpd reports (WatchEvent session states, ListPeer's BFD state):
+ * Three signs, all from what gobgpd reports (WatchEvent session states, ListPeer's BFD state):
+ * - `sessionDown`: a BFD peer's session has left Established and is not back. Re-creating it
+ *   while it is down clears any reset queued meanwhile (the router's BFD session expires
+ *   ~300 ms after its BGP session closed), so the next session is not torn down the moment
+ *   it comes up: a restarted router's routes are back after one session set-up instead of
+ *   after three resets (`repairOnDrop`; gobgpd's event does not say why a session closed,
+ *   and a session that is down loses nothing by being re-created);
  * - `resetLoop`: `maxDrops` drops from Established within `windowMs`;
  * - `bfdNotUp`: Established for `bfdGraceMs` with BFD configured but not Up.
- * Repairs of one peer back off (`minIntervalMs`, doubling up to `maxIntervalMs`) so a peer
- * that flaps for another reason (a bad link) is re-created at a bounded rate; the back-off
- * starts over once the session has stayed Established for `windowMs`.
+ * The first `quickRepairs` repairs in a row run at once; after that they back off
+ * (`minIntervalMs`, doubling up to `maxIntervalMs`), so a peer that keeps flapping (a bad
+ * link) is re-created at a bounded rate, never more than once per drop; the count starts
+ * over once the session has stayed Established for `windowMs`.
  */
 
 export interface GuardPolicy {
@@ -23,6 +30,10 @@ export interface GuardPolicy {
   bfdGraceMs: number;
   minIntervalMs: number;
   maxIntervalMs: number;
+  /** Re-create a BFD peer as soon as its session has left Established (`sessionDown`). */
+  repairOnDrop: boolean;
+  /** Repairs in a row before the back-off starts. */
+  quickRepairs: number;
 }
 
 export const DEFAULT_GUARD_POLICY: GuardPolicy = Object.freeze({
@@ -31,9 +42,11 @@ export const DEFAULT_GUARD_POLICY: GuardPolicy = Object.freeze({
   bfdGraceMs: 15_000,
   minIntervalMs: 20_000,
   maxIntervalMs: 300_000,
+  repairOnDrop: true,
+  quickRepairs: 3,
 });
 
-export type RepairReason = 'resetLoop' | 'bfdNotUp';
+export type RepairReason = 'sessionDown' | 'resetLoop' | 'bfdNotUp';
 
 export interface PeerGuard {
   /** When the session last left Established (ms), newest last, within the window. */
@@ -67,6 +80,8 @@ export interface PeerObservation {
 /** Why the peer should be re-created now, or undefined. */
 export function repairDue(g: PeerGuard, obs: PeerObservation, now: number, policy: GuardPolicy = DEFAULT_GUARD_POLICY): RepairReason | undefined {
   if (g.lastRepairAt !== undefined && now - g.lastRepairAt < backoffMs(g.repairs, policy)) return undefined;
+  // Drops before a repair are forgotten by it: one repair per drop at most.
+  if (policy.repairOnDrop && obs.bfdEnabled && obs.state !== 'established' && g.drops.some((t) => now - t < policy.windowMs)) return 'sessionDown';
   if (g.drops.filter((t) => now - t < policy.windowMs).length >= policy.maxDrops) return 'resetLoop';
   if (obs.bfdEnabled && obs.state === 'established' && g.establishedAt !== undefined && now - g.establishedAt >= policy.bfdGraceMs && obs.bfd !== undefined && obs.bfd !== 'up') {
     return 'bfdNotUp';
@@ -87,6 +102,7 @@ export function settle(g: PeerGuard, now: number, policy: GuardPolicy = DEFAULT_
 
 /** Back-off before the next repair of a peer repaired `repairs` times in a row. */
 export function backoffMs(repairs: number, policy: GuardPolicy = DEFAULT_GUARD_POLICY): number {
-  if (repairs <= 0) return 0;
-  return Math.min(policy.minIntervalMs * 2 ** (repairs - 1), policy.maxIntervalMs);
+  const free = Math.max(1, policy.quickRepairs);
+  if (repairs < free) return 0;
+  return Math.min(policy.minIntervalMs * 2 ** (repairs - free), policy.maxIntervalMs);
 }

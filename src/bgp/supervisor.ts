@@ -8,10 +8,12 @@
  * `stop()` drains first (RFC 8326 GRACEFUL_SHUTDOWN, lowered local-pref), waits, withdraws,
  * then stops BGP and the child.
  *
- * A session guard (./session-guard.ts) watches every peer: a reset loop or a BFD session
- * that does not come up while BGP is Established gets the peer re-created in gobgpd (a
- * Warning and `bgpvs_bfd_repairs_total{peer,reason}`), the way out of gobgpd v4.8.0's
- * stale-reset loop after a router restart (docs/gobgpd-bfd-restart.md).
+ * A session guard (./session-guard.ts) watches every peer: a BFD peer whose session went
+ * down is re-created in gobgpd at once (checked on the drop event itself), which clears the
+ * stale reset gobgpd v4.8.0 queues while a restarted router is away; a reset loop or a BFD
+ * session that does not come up while BGP is Established gets the same repair with a
+ * Warning. Every repair counts in `bgpvs_bfd_repairs_total{peer,reason}`
+ * (docs/gobgpd-bfd-restart.md).
  */
 import type { Logger } from 'pino';
 import type { ResultPromise } from 'execa';
@@ -113,6 +115,8 @@ export class GobgpdSupervisor {
   private readonly guards = new Map<string, PeerGuard>();
   private guardTimer: NodeJS.Timeout | undefined;
   private guardRunning = false;
+  /** A drop arrived during a pass: run another right after it. */
+  private guardAgain = false;
   private readonly guardPolicy: GuardPolicy | undefined;
   private readonly clock: Clock;
 
@@ -179,8 +183,13 @@ export class GobgpdSupervisor {
    */
   async checkSessions(): Promise<void> {
     const policy = this.guardPolicy;
-    if (!policy || this.guardRunning || this.recovering || this.stopping) return;
+    if (!policy || this.recovering || this.stopping) return;
+    if (this.guardRunning) {
+      this.guardAgain = true;
+      return;
+    }
     this.guardRunning = true;
+    this.guardAgain = false;
     try {
       const bfd = new Map<string, string | undefined>();
       for (const p of await this.d.client.listPeer()) {
@@ -195,7 +204,9 @@ export class GobgpdSupervisor {
         this.guards.set(addr, g);
         const reason = repairDue(g, { state: st.state, bfdEnabled: this.d.speaker.bfdEnabled(addr), bfd: bfd.get(addr) }, now, policy);
         if (!reason) continue;
-        this.log.warn({ peer: addr, reason, drops: g.drops.length, bfd: bfd.get(addr), repairs: g.repairs + 1 }, 'bgp peer re-created in gobgpd: session stuck');
+        const fields = { peer: addr, reason, drops: g.drops.length, bfd: bfd.get(addr), repairs: g.repairs + 1 };
+        if (reason === 'sessionDown') this.log.info(fields, 'bgp peer re-created in gobgpd while its session is down');
+        else this.log.warn(fields, 'bgp peer re-created in gobgpd: session stuck');
         this.d.metrics?.bfdRepairs?.inc({ peer: addr, reason });
         this.guards.set(addr, afterRepair(g, now));
         await this.d.speaker.repairPeer(addr);
@@ -204,6 +215,7 @@ export class GobgpdSupervisor {
       this.log.error({ err }, 'session guard pass failed');
     } finally {
       this.guardRunning = false;
+      if (this.guardAgain) setImmediate(() => void this.checkSessions());
     }
   }
 
@@ -254,7 +266,11 @@ export class GobgpdSupervisor {
     const bfd = st.bfd_state?.session_state?.replace('BFD_SESSION_STATE_', '').toLowerCase();
     const next: PeerStatus = { address: st.neighbor_address, asn: st.peer_asn, state, ...(bfd ? { bfd } : {}), since: prev?.state === state ? prev.since : this.clock.now() };
     this.peerStates.set(st.neighbor_address, next);
-    if (this.guardPolicy) this.guards.set(st.neighbor_address, observeState(this.guards.get(st.neighbor_address) ?? NEW_GUARD, state, this.clock.now(), this.guardPolicy));
+    if (this.guardPolicy) {
+      this.guards.set(st.neighbor_address, observeState(this.guards.get(st.neighbor_address) ?? NEW_GUARD, state, this.clock.now(), this.guardPolicy));
+      // A drop: re-create the peer now (sessionDown), before a queued reset can fire.
+      if (prev?.state === 'established' && state !== 'established' && this.guardPolicy.repairOnDrop) setImmediate(() => void this.checkSessions());
+    }
     if (prev?.state !== state) {
       this.d.metrics?.bgpSessionChanges.inc({ peer: st.neighbor_address, state });
       this.d.metrics?.bgpSessionUp.set({ peer: st.neighbor_address }, state === 'established' ? 1 : 0);

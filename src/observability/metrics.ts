@@ -24,7 +24,7 @@ export class AgentMetrics {
   });
   readonly bfdRepairs = new Counter({
     name: 'bgpvs_bfd_repairs_total',
-    help: 'Peers re-created in gobgpd because their BGP/BFD session was stuck (reset loop or BFD not up), by peer and reason',
+    help: 'Peers re-created in gobgpd: BFD peer session down (sessionDown), reset loop (resetLoop) or BFD not up (bfdNotUp), by peer and reason',
     labelNames: ['peer', 'reason'] as const,
     registers: [this.registry],
   });

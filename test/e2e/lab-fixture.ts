@@ -3,12 +3,12 @@ import type { TestContext } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLab, type RunningLab } from '../../lab/run.js';
+import { startLab, type LabRouterKind, type RunningLab } from '../../lab/run.js';
 import { silentLogger } from '../../src/observability/logger.js';
 
-export async function labForTest(t: TestContext, tag: string): Promise<{ l: RunningLab; dir: string }> {
+export async function labForTest(t: TestContext, tag: string, opts: { router?: LabRouterKind } = {}): Promise<{ l: RunningLab; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), `bgpvs-e2e-${tag}-`));
-  const l = await startLab({ dir: join(dir, 'cluster'), logger: silentLogger() }).catch((err: unknown) => {
+  const l = await startLab({ dir: join(dir, 'cluster'), logger: silentLogger(), ...(opts.router ? { router: opts.router } : {}) }).catch((err: unknown) => {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   });

@@ -35,6 +35,8 @@ export interface BirdNeighbor {
   /** Local address of the session (`local ADDR as ASN`). */
   localAddress?: string;
   multihop?: number;
+  /** Graceful restart (RFC 4724) on this session: `graceful restart on` with this restart time. */
+  gracefulRestart?: { restartTimeSeconds: number };
 }
 
 export interface BirdBfd {
@@ -99,6 +101,7 @@ export function renderBirdConfig(cfg: BirdConfig, opts: { logFile?: string } = {
     if (n.password !== undefined) l.push(`  password ${quote(n.password, `neighbors[${n.address}].password`)};`);
     if (n.multihop !== undefined) l.push(`  multihop ${n.multihop};`);
     if (n.bfd) l.push('  bfd on;');
+    if (n.gracefulRestart) l.push('  graceful restart on;', `  graceful restart time ${n.gracefulRestart.restartTimeSeconds};`);
     l.push('  ipv4 { import all; export none; };', '}', '');
   }
   return l.join('\n');
@@ -229,6 +232,24 @@ export class BirdRouter {
 
   async kernelRoute(prefix: string): Promise<KernelRoute | undefined> {
     return (await kernelRoutes(this.opts.lab, this.opts.ns, prefix))[0];
+  }
+
+  /** The bird process restarts: SIGTERM (SIGKILL with `signal`), `downMs`, started again with the same config. */
+  async restart(opts: { signal?: NodeJS.Signals; downMs?: number } = {}): Promise<void> {
+    const pid = this.birdPid;
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, opts.signal ?? 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      const deadline = Date.now() + 3000;
+      while (processAlive(pid) && Date.now() < deadline) await sleep(20);
+      if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    rmSync(join(this.dir, 'bird.pid'), { force: true });
+    await sleep(opts.downMs ?? 0);
+    await this.boot();
   }
 
   /** SIGTERM the bird this instance started, SIGKILL after 3 s. */

@@ -337,6 +337,24 @@ export class FrrRouter {
     await this.startDaemon(name, name === 'bfdd' ? 'bfdd.conf' : 'frr.conf');
   }
 
+  /**
+   * The whole router restarts: kill every daemon this instance started (SIGKILL by default),
+   * wait `downMs`, start them again in boot order (zebra, bfdd, bgpd) with the same config.
+   */
+  async restartAll(opts: { signal?: NodeJS.Signals; downMs?: number } = {}): Promise<void> {
+    const names = [...this.pids.keys()];
+    for (const n of names) signal(this.pids.get(n)!, opts.signal ?? 'SIGKILL');
+    const deadline = Date.now() + 3000;
+    while (names.some((n) => processAlive(this.pids.get(n)!)) && Date.now() < deadline) await sleep(20);
+    for (const n of names) {
+      if (processAlive(this.pids.get(n)!)) signal(this.pids.get(n)!, 'SIGKILL');
+      rmSync(join(this.dir, `${n}.pid`), { force: true });
+    }
+    rmSync(join(this.dir, 'zserv.api'), { force: true }); // boot waits for zebra's new socket
+    await sleep(opts.downMs ?? 0);
+    await this.boot();
+  }
+
   /** SIGTERM the daemons this instance started (bgpd first), SIGKILL what is left after 3 s. */
   async stop(opts: { keepDir?: boolean } = {}): Promise<void> {
     if (this.stopped) return;

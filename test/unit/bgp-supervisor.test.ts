@@ -253,8 +253,9 @@ test('supervisor: a reset loop gets the peer re-created (DeletePeer + AddPeer), 
     client: fake,
     logger: silentLogger(),
     gobgpd: { mode: 'external', target: '127.0.0.1:50051' },
-    // A long interval: the test drives the guard passes itself.
-    sessionGuard: { intervalMs: 3_600_000 },
+    // A long interval: the test drives the guard passes itself. The repair on every drop is
+    // off: this is the reset-loop rule, with the back-off from the first repair.
+    sessionGuard: { intervalMs: 3_600_000, repairOnDrop: false, quickRepairs: 1 },
     clock: { ...systemClock, now: () => now },
     metrics: {
       bgpSessionChanges: { inc: () => undefined },
@@ -319,5 +320,38 @@ test('supervisor: Established with BFD down past the grace → peer re-created (
   now = 15_000;
   await sup.checkSessions();
   assert.deepEqual(repairs, ['bfdNotUp']);
+  await sup.kill();
+});
+
+test('supervisor: a BFD peer\'s session drops → the peer is re-created at once, on the drop event (sessionDown)', async () => {
+  const fake = new FakeGobgp();
+  const speaker = new GobgpSpeaker({
+    client: fake,
+    logger: silentLogger(),
+    config: { asn: 65011, nextHops: { IPv4: '10.0.0.11' }, peers: [{ address: '10.0.0.1', asn: 65000, bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 } }], exportCidrs: ['10.100.0.0/16'] },
+  });
+  const repairs: string[] = [];
+  const sup = new GobgpdSupervisor({
+    speaker,
+    client: fake,
+    logger: silentLogger(),
+    gobgpd: { mode: 'external', target: '127.0.0.1:50051' },
+    sessionGuard: { intervalMs: 3_600_000 },
+    clock: { ...systemClock, now: () => 1_000_000 },
+    metrics: { bgpSessionChanges: { inc: () => undefined }, bgpSessionUp: { set: () => undefined, remove: () => undefined }, bfdRepairs: { inc: (l) => void repairs.push(l.reason) } },
+  });
+  await sup.start();
+  const emit = (state: string) =>
+    fake.emit({ type: 'TYPE_STATE', peer: { conf: { neighbor_address: '10.0.0.1', peer_asn: 65000 }, state: { neighbor_address: '10.0.0.1', peer_asn: 65000, session_state: state as never, admin_state: 'ADMIN_STATE_UP' } } });
+  emit('SESSION_STATE_ESTABLISHED');
+  fake.calls.length = 0;
+  emit('SESSION_STATE_IDLE');
+  // No guard pass is driven here: the drop event itself triggers one.
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(repairs, ['sessionDown']);
+  assert.deepEqual(fake.calls.filter((c) => /Peer$/.test(c) && c !== 'ListPeer'), ['DeletePeer', 'AddPeer']);
+  emit('SESSION_STATE_ACTIVE');
+  await sup.checkSessions();
+  assert.deepEqual(repairs, ['sessionDown'], 'once per drop');
   await sup.kill();
 });
