@@ -38,19 +38,17 @@ function asApiServer(s: unknown): unknown {
   return out;
 }
 
-let validators: { [K in keyof Specs]: ValidateFunction<Specs[K]> } | undefined;
+let ajv: Ajv | undefined;
+const validators: { [K in keyof Specs]?: ValidateFunction<Specs[K]> } = {};
 
-/** Compiled once, on first use (ajv compiles a schema to a function). */
-function compiled(): NonNullable<typeof validators> {
-  if (!validators) {
-    const ajv = new Ajv({ useDefaults: true, verbose: true, strict: true, allErrors: false });
+/** Compiled on first use, one kind at a time (ajv compiles a schema to a function; start-up reads only peers). */
+function compiled<K extends keyof Specs>(kind: K): ValidateFunction<Specs[K]> {
+  if (!ajv) {
+    ajv = new Ajv({ useDefaults: true, verbose: true, strict: true, allErrors: false });
     for (const keyword of K8S_KEYWORDS) ajv.addKeyword({ keyword });
-    validators = {
-      BGPPeer: ajv.compile<BGPPeerSpec>(asApiServer(SCHEMAS.BGPPeer) as Record<string, unknown>),
-      IPPool: ajv.compile<IPPoolSpec>(asApiServer(SCHEMAS.IPPool) as Record<string, unknown>),
-    };
   }
-  return validators;
+  validators[kind] ??= ajv.compile<Specs[K]>(asApiServer(SCHEMAS[kind]) as Record<string, unknown>) as (typeof validators)[K];
+  return validators[kind] as ValidateFunction<Specs[K]>;
 }
 
 /**
@@ -58,7 +56,7 @@ function compiled(): NonNullable<typeof validators> {
  * ConfigError naming the field under `field` (`spec`, `--bgp.peers[0]`, …) and what is wrong.
  */
 export function checkSpec<K extends keyof Specs>(kind: K, field: string, raw: unknown): Specs[K] {
-  const v = compiled()[kind] as ValidateFunction<Specs[K]>;
+  const v = compiled(kind);
   const copy: unknown = raw === undefined ? undefined : structuredClone(raw);
   if (v(copy)) return copy;
   const e = v.errors?.[0];
