@@ -91,7 +91,7 @@ export class Agent {
       advertiser:
         cfg.bgp.coexistence === 'delegate'
           ? { configure: (plan) => this.delegateAdvertising(plan), advertise: async () => undefined }
-          : { configure: (plan) => this.configureSpeaker(plan.speaker), advertise: (ads) => this.speaker!.setAdvertisements(ads) },
+          : { configure: (plan) => this.configureSpeaker(plan.speaker), advertise: (ads) => this.requireSpeaker().setAdvertisements(ads) },
       report: (plan) => this.report(plan),
       logger: this.log.child({ component: 'node-reconciler' }),
     });
@@ -137,6 +137,11 @@ export class Agent {
     const c = speaker.config;
     this.log.info({ asn: c.asn, routerId: c.routerId, peers: c.peers.map((p) => p.address), exportCidrs: c.exportCidrs }, 'BGP speaker configured');
     this.speakerKey = speaker.key;
+  }
+
+  private requireSpeaker(): GobgpSpeaker {
+    if (!this.speaker) throw new BgpvsError('BGP speaker not started (see the bgp-config step of this pass)');
+    return this.speaker;
   }
 
   private gobgpdTarget(): string {
