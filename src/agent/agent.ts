@@ -28,6 +28,7 @@ import { AgentMetrics } from '../observability/metrics.js';
 import { Heartbeats } from '../reconcile/health.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
 import { BgpvsError } from '../errors.js';
+import { clip } from '../util/text.js';
 import { checkCoexistence, discoverCniResources, readListeners } from '../coexist/findings.js';
 import type { Findings } from '../coexist/detect.js';
 import { CalicoServiceIpsWriter } from '../coexist/calico-delegate.js';
@@ -247,6 +248,9 @@ export function statusReport(node: string, desired: NodeDesiredState | undefined
     synced: desired !== undefined,
     peers: peers.map((p) => ({ address: p.address, asn: p.asn, state: p.state, ...(p.bfd ? { bfd: p.bfd } : {}), since: new Date(p.since).toISOString() })),
     advertised: (desired?.advertisements ?? []).map((a) => a.prefix).sort(),
-    services: desired?.decisions ?? [],
+    // Reasons and notes quote tenants' input: each bounded (the model bounds what it quotes too).
+    services: (desired?.decisions ?? []).map((d) =>
+      d.reason === undefined && d.notes === undefined ? d : { ...d, ...(d.reason !== undefined ? { reason: clip(d.reason) as typeof d.reason } : {}), ...(d.notes ? { notes: d.notes.map((n) => clip(n)) } : {}) },
+    ),
   };
 }

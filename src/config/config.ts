@@ -12,6 +12,9 @@ import { DEFAULT_BUCKETS, isPrime } from '../maglev/table.js';
 import { parseAsn, parseBool, parseCidr, parseDuration, parseEnum, parseHostPort, parseInt, parseIp } from './parse.js';
 import { peerFromSpec, type Peer } from './peer.js';
 
+/** Per-Service cost caps' defaults (src/desired/config.ts holds the same numbers; a unit test keeps them equal). */
+export const DEFAULT_LIMITS = { maxPorts: 100, maxVirtualServers: 256, maxBuckets: 65_536 } as const;
+
 
 /** How the agent shares BGP with a CNI's speaker (src/coexist/). */
 export type CoexistMode = 'dedicated' | 'via-local-speaker' | 'delegate';
@@ -50,6 +53,10 @@ export interface Config {
     advertiseExternalIPs: boolean;
     defaultScheduler: Scheduler;
     defaultForwarding: ForwardingMethod;
+    /** Per-Service cost caps (untrusted input): a Service over one is refused with a reason. */
+    maxPorts: number;
+    maxVirtualServers: number;
+    maxBuckets: number;
   };
   bgp: {
     asn: number;
@@ -101,6 +108,9 @@ const FIELDS = {
   externalIps: 'service.advertise-external-ips',
   scheduler: 'service.default-scheduler',
   forwarding: 'service.default-forwarding',
+  maxPorts: 'service.max-ports',
+  maxVirtualServers: 'service.max-virtual-servers',
+  maxBuckets: 'service.max-buckets',
   asn: 'bgp.asn',
   routerId: 'bgp.router-id',
   listenPort: 'bgp.listen-port',
@@ -269,6 +279,9 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
       advertiseExternalIPs: str(FIELDS.externalIps, parseBool, true),
       defaultScheduler: str(FIELDS.scheduler, (f, v) => parseEnum(f, v, ['rr', 'wrr', 'lc', 'wlc', 'sh', 'mh'] as const), 'mh'),
       defaultForwarding: str(FIELDS.forwarding, (f, v) => parseEnum(f, v, ['tunnel', 'dr', 'nat'] as const), 'nat'),
+      maxPorts: str(FIELDS.maxPorts, (f, v) => parseInt(f, v, 1, 65535), DEFAULT_LIMITS.maxPorts),
+      maxVirtualServers: str(FIELDS.maxVirtualServers, (f, v) => parseInt(f, v, 1, 1_000_000), DEFAULT_LIMITS.maxVirtualServers),
+      maxBuckets: str(FIELDS.maxBuckets, (f, v) => parseInt(f, v, 1, 100_000_000), DEFAULT_LIMITS.maxBuckets),
     },
     bgp: {
       asn,
