@@ -7,7 +7,7 @@ import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import type { ForwardingMethod, IpFamily, Protocol, SkipReason } from '../model/types.js';
 import { parseServiceSettings, type ServiceSettings } from './annotations.js';
 import type { ModelConfig } from './config.js';
-import { canonicalCidr, canonicalIp, type CanonicalIp } from '../model/ip.js';
+import { canonicalCidr, canonicalIp, parseCidrRange, type CanonicalIp } from '../model/ip.js';
 import { clip, quote } from '../util/text.js';
 
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
@@ -229,7 +229,11 @@ function sourceRanges(spec: NonNullable<V1Service['spec']>): { ok: true; cidrs: 
     if (!c) return { ok: false, reason: `invalidSourceRange: ${quote(String(raw))} is not a CIDR` };
     cidrs.add(c.cidr);
   }
-  return { ok: true, cidrs: [...cidrs].sort() };
+  // An nft interval set refuses overlapping elements: keep only the ranges no other one covers.
+  const parsed = [...cidrs].map((c) => ({ c, p: parseCidrRange(c)! }));
+  const covered = (x: (typeof parsed)[number]) =>
+    parsed.some((y) => y !== x && y.p.family === x.p.family && y.p.range[1] <= x.p.range[1] && x.p.range[0].match(y.p.range));
+  return { ok: true, cidrs: parsed.filter((x) => !covered(x)).map((x) => x.c).sort() };
 }
 
 /**

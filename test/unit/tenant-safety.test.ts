@@ -61,10 +61,10 @@ test('the caps: ports × IPs and ports × IPs × (buckets + source ranges)', () 
 
 test('loadBalancerSourceRanges: canonical CIDRs on the LoadBalancer VIPs only, per family; a bad one skips the Service', () => {
   const s = svc('web', { ingress: ['192.0.2.10', '2001:db8::10'], clusterIPs: ['10.96.0.10'], annotations: { 'bgpvs.io/advertise-cluster-ip': 'true' } });
-  s.spec!.loadBalancerSourceRanges = ['198.51.100.7/24', ' 2001:db8:1::/48', '203.0.113.0/28'];
+  s.spec!.loadBalancerSourceRanges = ['198.51.100.7/24', ' 2001:db8:1::/48', '203.0.113.0/28', '198.51.100.128/25', '2001:db8:1:2::/64'];
   const st = buildNodeDesiredState(snap([s], [slice('web', ['10.1.0.1@n1']), slice('web', ['fd00::1@n1'], { family: 'IPv6' })]), 'n1', cfg);
   const by = new Map(st.virtualServers.map((v) => [v.vip, v.sourceRanges]));
-  assert.deepEqual(by.get('192.0.2.10'), ['198.51.100.0/24', '203.0.113.0/28']);
+  assert.deepEqual(by.get('192.0.2.10'), ['198.51.100.0/24', '203.0.113.0/28'], 'canonical; ranges inside another dropped');
   assert.deepEqual(by.get('2001:db8::10'), ['2001:db8:1::/48']);
   assert.equal(by.has('10.96.0.10'), true);
   assert.equal(by.get('10.96.0.10'), undefined, 'a ClusterIP is not filtered');
