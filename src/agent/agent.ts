@@ -63,6 +63,7 @@ export class Agent {
   private speaker: GobgpSpeaker | undefined;
   private readonly kc: KubeConfig;
   private readonly http: HttpEndpoints;
+  private readonly healthHttp: HttpEndpoints | undefined;
   private readonly health = new Heartbeats(['node'], 10 * 60_000);
   private readonly nodeAddress: string;
   /** The speaker config's key as last applied. */
@@ -81,7 +82,7 @@ export class Agent {
     this.informers = d.informers ?? new ClusterWatch(this.kc, this.log.child({ component: 'watch' }));
     this.informers.subscribe(NODE_PASS_KINDS, (kind) => this.loop.trigger(kind));
     this.planner = new NodePlanner(cfg, this.nodeAddress);
-    this.secrets = new PeerSecrets({ source: apiSecretSource(this.kc), logger: this.log });
+    this.secrets = new PeerSecrets({ source: apiSecretSource(this.kc), logger: this.log, namespace: cfg.secretNamespace });
     this.reconciler = new NodeReconciler({
       observe: () => this.observe(),
       plan: (obs) => this.planner.plan(obs),
@@ -101,6 +102,7 @@ export class Agent {
       },
     });
     this.http = new HttpEndpoints({ registry: this.metrics.registry, health: this.health, host: cfg.metrics.host, port: cfg.metrics.port, status: () => this.statusReport() });
+    if (cfg.health) this.healthHttp = new HttpEndpoints({ registry: this.metrics.registry, health: this.health, host: cfg.health.host, port: cfg.health.port, healthOnly: true });
   }
 
   /** Observe: the informer caches as one snapshot, and the Secrets its peers refer to. */
@@ -163,7 +165,8 @@ export class Agent {
   async start(): Promise<void> {
     const findings = await this.checkCoexistence();
     const port = await this.http.start();
-    this.log.info({ port }, 'metrics and health endpoints listening');
+    this.log.info({ host: this.d.config.metrics.host, port }, 'metrics and health endpoints listening');
+    if (this.healthHttp) this.log.info({ host: this.d.config.health?.host, port: await this.healthHttp.start() }, 'health endpoints listening');
     if (this.d.config.bgp.coexistence === 'delegate') {
       // No gobgpd, no session: the CNI's speaker advertises; we allocate and program the data plane.
       if (this.d.config.bgp.allowWriteCniConfig && findings.calicoBgp) this.calicoWriter = new CalicoServiceIpsWriter(this.kc);
@@ -210,6 +213,7 @@ export class Agent {
     await this.informers.stop().catch((err: unknown) => this.log.warn({ err }, 'stopping watches'));
     await this.supervisor?.stop().catch((err: unknown) => this.log.error({ err }, 'stopping gobgpd'));
     await this.http.stop();
+    await this.healthHttp?.stop();
     this.log.info('agent stopped');
   }
 

@@ -115,3 +115,30 @@ test('slim: cached objects keep only bgpvs.io/ annotations, and no managedFields
   slim(p);
   assert.deepEqual(p.metadata, { name: 'b' });
 });
+
+test('least privilege: /status and /metrics on loopback by default; Secrets read from one namespace only', async () => {
+  const { loadConfig } = await import('../../src/config/config.js');
+  const cfg = loadConfig({ argv: ['--node-name=n1', '--bgp.asn=64512'], env: {} });
+  assert.deepEqual(cfg.metrics, { host: '127.0.0.1', port: 9254 });
+  assert.equal(cfg.health, undefined);
+  assert.equal(cfg.secretNamespace, 'bgpvs-system');
+  const { PeerSecrets } = await import('../../src/k8s/secrets.js');
+  const reads: string[] = [];
+  const ps = new PeerSecrets({ source: { read: async (ns, name) => (reads.push(`${ns}/${name}`), { pw: Buffer.from('s3cret').toString('base64') }) }, logger: silentLogger(), namespace: 'bgpvs-system' });
+  const got = await ps.read([{ namespace: 'tenant', name: 'theirs', key: 'pw' }, { namespace: 'bgpvs-system', name: 'ours', key: 'pw' }]);
+  assert.deepEqual(reads, ['bgpvs-system/ours'], 'a Secret in another namespace is never requested');
+  assert.deepEqual([...got.keys()], ['bgpvs-system/ours#pw']);
+});
+
+test('the health-only listener answers probes and nothing else', async () => {
+  const { HttpEndpoints } = await import('../../src/observability/http.js');
+  const { Registry } = await import('prom-client');
+  const h = new HttpEndpoints({ registry: new Registry(), health: { liveness: () => undefined, readiness: () => undefined }, host: '127.0.0.1', port: 0, status: () => ({ secret: 'x' }), healthOnly: true });
+  const port = await h.start();
+  try {
+    const code = async (p: string) => (await fetch(`http://127.0.0.1:${port}${p}`)).status;
+    assert.deepEqual([await code('/healthz'), await code('/readyz'), await code('/status'), await code('/metrics')], [200, 200, 404, 404]);
+  } finally {
+    await h.stop();
+  }
+});
