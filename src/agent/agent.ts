@@ -29,6 +29,7 @@ import { AgentMetrics } from '../observability/metrics.js';
 import { Heartbeats } from '../reconcile/health.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
 import { BgpvsError } from '../errors.js';
+import { clip } from '../util/text.js';
 import { checkCoexistence, discoverCniResources, readListeners } from '../coexist/findings.js';
 import type { Findings } from '../coexist/detect.js';
 import { CalicoServiceIpsWriter } from '../coexist/calico-delegate.js';
@@ -63,6 +64,7 @@ export class Agent {
   private speaker: GobgpSpeaker | undefined;
   private readonly kc: KubeConfig;
   private readonly http: HttpEndpoints;
+  private readonly healthHttp: HttpEndpoints | undefined;
   private readonly health = new Heartbeats(['node'], 10 * 60_000);
   private readonly nodeAddress: string;
   /** The speaker config's key as last applied. */
@@ -83,7 +85,7 @@ export class Agent {
     this.informers = d.informers ?? new ClusterWatch(this.kc, this.log.child({ component: 'watch' }));
     this.informers.subscribe(NODE_PASS_KINDS, (kind) => this.loop.trigger(kind));
     this.planner = new NodePlanner(cfg, this.nodeAddress);
-    this.secrets = new PeerSecrets({ source: apiSecretSource(this.kc), logger: this.log });
+    this.secrets = new PeerSecrets({ source: apiSecretSource(this.kc), logger: this.log, namespace: cfg.secretNamespace });
     this.reconciler = new NodeReconciler({
       observe: () => this.observe(),
       plan: (obs) => this.planner.plan(obs),
@@ -106,6 +108,7 @@ export class Agent {
       },
     });
     this.http = new HttpEndpoints({ registry: this.metrics.registry, health: this.health, host: cfg.metrics.host, port: cfg.metrics.port, status: () => this.statusReport() });
+    if (cfg.health) this.healthHttp = new HttpEndpoints({ registry: this.metrics.registry, health: this.health, host: cfg.health.host, port: cfg.health.port, healthOnly: true });
   }
 
   /** Observe: the informer caches as one snapshot, and the Secrets its peers refer to. */
@@ -189,7 +192,8 @@ export class Agent {
   async start(): Promise<void> {
     const findings = await this.checkCoexistence();
     const port = await this.http.start();
-    this.log.info({ port }, 'metrics and health endpoints listening');
+    this.log.info({ host: this.d.config.metrics.host, port }, 'metrics and health endpoints listening');
+    if (this.healthHttp) this.log.info({ host: this.d.config.health?.host, port: await this.healthHttp.start() }, 'health endpoints listening');
     if (this.d.config.bgp.coexistence === 'delegate') {
       // No gobgpd, no session: the CNI's speaker advertises; we allocate and program the data plane.
       if (this.d.config.bgp.allowWriteCniConfig && findings.calicoBgp) this.calicoWriter = new CalicoServiceIpsWriter(this.kc);
@@ -244,6 +248,7 @@ export class Agent {
       this.early.client.close();
     }
     await this.http.stop();
+    await this.healthHttp?.stop();
     this.log.info('agent stopped');
   }
 
@@ -282,6 +287,9 @@ export function statusReport(node: string, desired: NodeDesiredState | undefined
     synced: desired !== undefined,
     peers: peers.map((p) => ({ address: p.address, asn: p.asn, state: p.state, ...(p.bfd ? { bfd: p.bfd } : {}), since: new Date(p.since).toISOString() })),
     advertised: (desired?.advertisements ?? []).map((a) => a.prefix).sort(),
-    services: desired?.decisions ?? [],
+    // Reasons and notes quote tenants' input: each bounded (the model bounds what it quotes too).
+    services: (desired?.decisions ?? []).map((d) =>
+      d.reason === undefined && d.notes === undefined ? d : { ...d, ...(d.reason !== undefined ? { reason: clip(d.reason) as typeof d.reason } : {}), ...(d.notes ? { notes: d.notes.map((n) => clip(n)) } : {}) },
+    ),
   };
 }

@@ -20,6 +20,8 @@ import { serviceKey, serviceRequest, type RequestConfig } from '../ipam/service-
 import { mergePeers } from './peers.js';
 import { BGPPEER_PLURAL, type BGPPeerObject } from '../model/bgp-peer.js';
 import type { StaticPeer } from '../config/config.js';
+import type { ModelConfig } from '../desired/config.js';
+import { overLimits } from '../desired/service-view.js';
 
 export interface IpamControllerOptions {
   kc: KubeConfig;
@@ -42,6 +44,11 @@ export interface IpamControllerOptions {
   status?: StatusApi;
   events?: EventSink;
   leases?: LeaseClient;
+  /**
+   * The agents' per-Service caps: the leader (the one Event writer) puts a Warning
+   * ServiceTooLarge on a Service over one; every agent refuses it on its own.
+   */
+  serviceLimits?: ModelConfig;
 }
 
 interface Written {
@@ -50,6 +57,13 @@ interface Written {
 }
 
 const ingress = (ips: readonly string[]) => ips.map((ip) => ({ ip }));
+
+/** The node model's cost check on what the leader sees: ports, allocated plus external IPs, source ranges. */
+function tooLargeReason(svc: V1Service, allocated: number, cfg: ModelConfig): string | undefined {
+  const spec = svc.spec ?? {};
+  const ips = Math.max(1, allocated + (cfg.advertiseExternalIPs ? (spec.externalIPs?.length ?? 0) : 0));
+  return overLimits(spec.ports?.length ?? 0, ips, spec.loadBalancerSourceRanges?.length ?? 0, cfg);
+}
 
 export class IpamController {
   readonly services: WatchedKind<V1Service>;
@@ -189,7 +203,9 @@ export class IpamController {
       const svc = byKey.get(a.key);
       if (!svc) continue;
       const target = { kind: 'Service', apiVersion: 'v1', namespace: svc.metadata?.namespace ?? '', name: svc.metadata?.name ?? '', uid: svc.metadata?.uid };
-      if (a.failure) this.events.record(target, 'Warning', a.failure.reason, a.failure.message);
+      const tooLarge = this.o.serviceLimits ? tooLargeReason(svc, a.ips.length, this.o.serviceLimits) : undefined;
+      if (tooLarge) this.events.record(target, 'Warning', 'ServiceTooLarge', `not served by any node: ${tooLarge}`);
+      else if (a.failure) this.events.record(target, 'Warning', a.failure.reason, a.failure.message);
       else if (a.ips.length > 0) this.events.record(target, 'Normal', 'IPAllocated', `assigned ${a.ips.join(', ')} from pool ${[...new Set(a.pools)].join(', ')}`);
     }
     for (const k of [...this.events.knownObjects()]) if (k.startsWith('Service/') && !byKey.has(k.slice('Service/'.length))) this.events.forgetKey(k);

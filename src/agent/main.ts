@@ -10,6 +10,8 @@ import { ClusterWatch } from '../k8s/informers.js';
 import { createLogger } from '../observability/logger.js';
 import { Agent, loadKubeConfig } from './agent.js';
 import { IpamController } from './ipam-controller.js';
+import { serviceLimits } from './node-plan.js';
+import { modelConfig } from '../desired/config.js';
 
 export async function agentCommand(argv: readonly string[]): Promise<number> {
   let cfg;
@@ -39,6 +41,7 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
         identity: cfg.nodeName,
         config: { loadBalancerClass: cfg.service.loadBalancerClass, handleClasslessServices: cfg.service.handleClasslessServices },
         staticPeers: cfg.bgp.peers,
+        serviceLimits: modelConfig({ advertiseExternalIPs: cfg.service.advertiseExternalIPs, limits: serviceLimits(cfg) }),
         lease: { namespace: cfg.ipam.leaseNamespace, name: cfg.ipam.leaseName, durationMs: cfg.ipam.leaseDurationMs, renewDeadlineMs: cfg.ipam.renewDeadlineMs, retryPeriodMs: cfg.ipam.retryPeriodMs },
       })
     : undefined;

@@ -13,7 +13,7 @@ import type { SpeakerConfig } from '../bgp/config.js';
 import type { DataPlaneContext } from '../dataplane/types.js';
 import { nodeAddressesOf } from '../dataplane/nft/cluster-dsr.js';
 import { ModelBuilder } from '../desired/builder.js';
-import { modelConfig, type PoolAttributes } from '../desired/config.js';
+import { modelConfig, type PoolAttributes, type ServiceLimits } from '../desired/config.js';
 import { parsePools } from '../ipam/pools.js';
 import type { NodeDesiredState } from '../model/types.js';
 import type { ClusterSnapshot } from '../model/snapshot.js';
@@ -53,6 +53,12 @@ export function nodePools(snapshot: Pick<ClusterSnapshot, 'pools'>): { pools: Po
   return { pools: modelPools(pools), problems: invalid.map((p) => `IP pool ${p.name} ignored: ${p.reason}`) };
 }
 
+/** The per-Service caps, with the Maglev table size the data plane fills per virtual server. */
+export function serviceLimits(cfg: Readonly<Config>): ServiceLimits {
+  const s = cfg.service;
+  return { maxPorts: s.maxPorts, maxVirtualServers: s.maxVirtualServers, maxBuckets: s.maxBuckets, bucketsPerVirtualServer: cfg.nft.maglevSize };
+}
+
 export function builderFor(cfg: Readonly<Config>, pools: readonly PoolAttributes[]): ModelBuilder {
   return new ModelBuilder(
     modelConfig({
@@ -63,6 +69,7 @@ export function builderFor(cfg: Readonly<Config>, pools: readonly PoolAttributes
       defaultScheduler: cfg.service.defaultScheduler,
       defaultForwarding: cfg.service.defaultForwarding,
       pools,
+      limits: serviceLimits(cfg),
     }),
     cfg.nodeName,
   );
@@ -85,12 +92,29 @@ function planAround(cfg: Readonly<Config>, nodeAddress: string, obs: NodeObserva
   };
 }
 
+/** Services refused for their cost, one line each (logged with the other problems when they change). */
+export function refusedServices(decisions: NodeDesiredState['decisions']): string[] {
+  const out: string[] = [];
+  let last: string | undefined;
+  for (const d of decisions) {
+    if (d.service === last || !d.reason?.startsWith('serviceTooLarge')) continue;
+    last = d.service;
+    out.push(`Service ${d.service} refused: ${d.reason}`);
+  }
+  return out;
+}
+
+function withRefusals(state: NodeDesiredState, around: Omit<NodePlan, keyof NodeDesiredState>): NodePlan {
+  const refused = refusedServices(state.decisions);
+  return { ...state, ...around, ...(refused.length ? { problems: [...around.problems, ...refused] } : {}) };
+}
+
 /** Pure: the node's plan from one observation. */
 export function planNode(cfg: Readonly<Config>, nodeAddress: string, obs: NodeObservation): NodePlan {
   const around = planAround(cfg, nodeAddress, obs);
   const b = builderFor(cfg, around.pools);
   b.sync(obs.snapshot);
-  return { ...b.build(), ...around };
+  return withRefusals(b.build(), around);
 }
 
 /** `planNode`, with the Service model built incrementally between passes. */
@@ -111,6 +135,6 @@ export class NodePlanner {
       this.poolsKey = key;
     }
     this.builder.sync(obs.snapshot);
-    return { ...this.builder.build(), ...around };
+    return withRefusals(this.builder.build(), around);
   }
 }

@@ -12,6 +12,9 @@ import { DEFAULT_BUCKETS, isPrime } from '../maglev/table.js';
 import { parseAsn, parseBool, parseCidr, parseDuration, parseEnum, parseHostPort, parseInt, parseIp } from './parse.js';
 import { peerFromSpec, type Peer } from './peer.js';
 
+/** Per-Service cost caps' defaults (src/desired/config.ts holds the same numbers; a unit test keeps them equal). */
+export const DEFAULT_LIMITS = { maxPorts: 100, maxVirtualServers: 256, maxBuckets: 65_536 } as const;
+
 
 /** How the agent shares BGP with a CNI's speaker (src/coexist/). */
 export type CoexistMode = 'dedicated' | 'via-local-speaker' | 'delegate';
@@ -24,7 +27,15 @@ export interface Config {
   nodeAddress?: string;
   kubeconfig?: string;
   logLevel: string;
+  /**
+   * /metrics, /status, /healthz, /readyz. Default 127.0.0.1:9254: with hostNetwork, any other
+   * address is reachable by every pod, and /status names every Service and peer.
+   */
   metrics: { host: string; port: number };
+  /** A second listener with /healthz and /readyz only (the kubelet's probes); none by default. */
+  health?: { host: string; port: number };
+  /** The only namespace whose Secrets the agent reads (BGPPeer passwordSecretRef); default the lease namespace. */
+  secretNamespace: string;
   resyncMs: number;
   dataplane: 'auto' | 'ipvs' | 'nft';
   nft: {
@@ -50,6 +61,10 @@ export interface Config {
     advertiseExternalIPs: boolean;
     defaultScheduler: Scheduler;
     defaultForwarding: ForwardingMethod;
+    /** Per-Service cost caps (untrusted input): a Service over one is refused with a reason. */
+    maxPorts: number;
+    maxVirtualServers: number;
+    maxBuckets: number;
   };
   bgp: {
     asn: number;
@@ -90,6 +105,8 @@ const FIELDS = {
   kubeconfig: 'kubeconfig',
   logLevel: 'log-level',
   metricsAddress: 'metrics-address',
+  healthAddress: 'health-address',
+  secretNamespace: 'bgp.secret-namespace',
   resync: 'resync',
   dataplane: 'dataplane',
   nftClusterMode: 'nft.cluster-mode',
@@ -101,6 +118,9 @@ const FIELDS = {
   externalIps: 'service.advertise-external-ips',
   scheduler: 'service.default-scheduler',
   forwarding: 'service.default-forwarding',
+  maxPorts: 'service.max-ports',
+  maxVirtualServers: 'service.max-virtual-servers',
+  maxBuckets: 'service.max-buckets',
   asn: 'bgp.asn',
   routerId: 'bgp.router-id',
   listenPort: 'bgp.listen-port',
@@ -226,7 +246,9 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
 
   const nodeName = opt(FIELDS.nodeName, (_f, v) => v.trim()) ?? env.NODE_NAME;
   if (!nodeName) throw new ConfigError(`--${FIELDS.nodeName}`, 'required (or env NODE_NAME, from the downward API)');
-  const metrics = str(FIELDS.metricsAddress, parseHostPort, { host: '0.0.0.0', port: 9254 });
+  const metrics = str(FIELDS.metricsAddress, parseHostPort, { host: '127.0.0.1', port: 9254 });
+  const health = opt(FIELDS.healthAddress, parseHostPort);
+  const leaseNamespace = str(FIELDS.leaseNs, (_f, v) => v.trim(), 'bgpvs-system');
   const gobgpdRaw = str(FIELDS.gobgpd, (_f, v) => v.trim(), 'child:50051');
   let gobgpd: Config['bgp']['gobgpd'];
   if (gobgpdRaw.startsWith('child:')) gobgpd = { mode: 'child', grpcPort: parseInt(`--${FIELDS.gobgpd}`, gobgpdRaw.slice(6), 1, 65535) };
@@ -255,6 +277,8 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
     ...(get(FIELDS.kubeconfig) ? { kubeconfig: str(FIELDS.kubeconfig, (_f, v) => v, '') } : {}),
     logLevel: str(FIELDS.logLevel, (f, v) => parseEnum(f, v, ['trace', 'debug', 'info', 'warn', 'error'] as const), 'info'),
     metrics,
+    ...(health ? { health } : {}),
+    secretNamespace: str(FIELDS.secretNamespace, (_f, v) => v.trim(), leaseNamespace),
     resyncMs: str(FIELDS.resync, parseDuration, 300_000),
     dataplane: str(FIELDS.dataplane, (f, v) => parseEnum(f, v, ['auto', 'ipvs', 'nft'] as const), 'auto'),
     nft: {
@@ -269,6 +293,9 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
       advertiseExternalIPs: str(FIELDS.externalIps, parseBool, true),
       defaultScheduler: str(FIELDS.scheduler, (f, v) => parseEnum(f, v, ['rr', 'wrr', 'lc', 'wlc', 'sh', 'mh'] as const), 'mh'),
       defaultForwarding: str(FIELDS.forwarding, (f, v) => parseEnum(f, v, ['tunnel', 'dr', 'nat'] as const), 'nat'),
+      maxPorts: str(FIELDS.maxPorts, (f, v) => parseInt(f, v, 1, 65535), DEFAULT_LIMITS.maxPorts),
+      maxVirtualServers: str(FIELDS.maxVirtualServers, (f, v) => parseInt(f, v, 1, 1_000_000), DEFAULT_LIMITS.maxVirtualServers),
+      maxBuckets: str(FIELDS.maxBuckets, (f, v) => parseInt(f, v, 1, 100_000_000), DEFAULT_LIMITS.maxBuckets),
     },
     bgp: {
       asn,
@@ -283,7 +310,7 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
     },
     ipam: leaseTimings({
       enabled: str(FIELDS.ipam, parseBool, true),
-      leaseNamespace: str(FIELDS.leaseNs, (_f, v) => v.trim(), 'bgpvs-system'),
+      leaseNamespace,
       leaseName: 'bgpvs-ipam',
       leaseDurationMs: str(FIELDS.leaseDuration, parseDuration, 15_000),
       renewDeadlineMs: opt(FIELDS.renewDeadline, parseDuration),

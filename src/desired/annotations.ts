@@ -1,6 +1,7 @@
 /** bgpvs.io/ annotations on a Service → typed settings, or the reason they are invalid. */
 import type { ForwardingMethod, Scheduler, SchedulerFlag } from '../model/types.js';
 import type { ModelConfig } from './config.js';
+import { quote } from '../util/text.js';
 
 export const ANNOTATION_SCHEDULER = 'bgpvs.io/scheduler';
 export const ANNOTATION_SCHEDULER_FLAGS = 'bgpvs.io/scheduler-flags';
@@ -42,7 +43,7 @@ export function parseServiceSettings(annotations: Readonly<Record<string, string
   const rawScheduler = a[ANNOTATION_SCHEDULER];
   if (rawScheduler !== undefined) {
     const s = oneOf(rawScheduler.trim(), SCHEDULERS);
-    if (!s) return invalid(ANNOTATION_SCHEDULER, `${JSON.stringify(rawScheduler)} is not one of ${SCHEDULERS.join(', ')}`);
+    if (!s) return invalid(ANNOTATION_SCHEDULER, `${quote(rawScheduler)} is not one of ${SCHEDULERS.join(', ')}`);
     scheduler = s;
     schedulerFlags = [];
   }
@@ -53,7 +54,7 @@ export function parseServiceSettings(annotations: Readonly<Record<string, string
     for (const part of rawFlags.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
       const f = oneOf(part, allowed);
       if (!f) {
-        const why = allowed.length === 0 ? `scheduler ${scheduler} takes no flags` : `${JSON.stringify(part)} is not one of ${allowed.join(', ')}`;
+        const why = allowed.length === 0 ? `scheduler ${scheduler} takes no flags` : `${quote(part)} is not one of ${allowed.join(', ')}`;
         return invalid(ANNOTATION_SCHEDULER_FLAGS, why);
       }
       flags.add(f);
@@ -64,14 +65,14 @@ export function parseServiceSettings(annotations: Readonly<Record<string, string
   const rawForwarding = a[ANNOTATION_FORWARDING];
   if (rawForwarding !== undefined) {
     const f = oneOf(rawForwarding.trim(), FORWARDING);
-    if (!f) return invalid(ANNOTATION_FORWARDING, `${JSON.stringify(rawForwarding)} is not one of ${FORWARDING.join(', ')}`);
+    if (!f) return invalid(ANNOTATION_FORWARDING, `${quote(rawForwarding)} is not one of ${FORWARDING.join(', ')}`);
     forwarding = f;
   }
   let advertiseClusterIPs = cfg.advertiseClusterIPs;
   const rawAdv = a[ANNOTATION_ADVERTISE_CLUSTER_IP];
   if (rawAdv !== undefined) {
     const v = rawAdv.trim();
-    if (v !== 'true' && v !== 'false') return invalid(ANNOTATION_ADVERTISE_CLUSTER_IP, `${JSON.stringify(rawAdv)} is not "true" or "false"`);
+    if (v !== 'true' && v !== 'false') return invalid(ANNOTATION_ADVERTISE_CLUSTER_IP, `${quote(rawAdv)} is not "true" or "false"`);
     advertiseClusterIPs = v === 'true';
   }
   return { ok: true, settings: { scheduler, schedulerFlags, forwarding, advertiseClusterIPs } };

@@ -17,6 +17,28 @@ export interface PoolAttributes {
   weightedEcmp: boolean;
 }
 
+/**
+ * What one Service may cost this node (untrusted input: one tenant's Service must not take the
+ * agent or nft over its memory limit). A Service over any cap is refused whole, with a reason.
+ */
+export interface ServiceLimits {
+  /** Ports (spec.ports entries). */
+  maxPorts: number;
+  /** Virtual servers: ports × the Service's IPs. */
+  maxVirtualServers: number;
+  /** Table entries: ports × IPs × (Maglev buckets + source ranges). */
+  maxBuckets: number;
+  /** Maglev buckets per virtual server (the nft data plane's --nft.maglev-size). */
+  bucketsPerVirtualServer: number;
+}
+
+export const DEFAULT_SERVICE_LIMITS: Readonly<ServiceLimits> = Object.freeze({
+  maxPorts: 100,
+  maxVirtualServers: 256,
+  maxBuckets: 65_536,
+  bucketsPerVirtualServer: 251,
+});
+
 export interface ModelConfig {
   /** spec.loadBalancerClass this agent serves. */
   loadBalancerClass: string;
@@ -33,6 +55,7 @@ export interface ModelConfig {
   defaultSchedulerFlags: readonly SchedulerFlag[];
   defaultForwarding: ForwardingMethod;
   pools: readonly PoolAttributes[];
+  limits: ServiceLimits;
 }
 
 export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = Object.freeze({
@@ -44,6 +67,7 @@ export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = Object.freeze({
   defaultSchedulerFlags: [],
   defaultForwarding: 'nat',
   pools: [],
+  limits: DEFAULT_SERVICE_LIMITS,
 });
 
 export function modelConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {

@@ -98,6 +98,8 @@ export function viewFragment(view: ServiceView, ctx: NodeContext): ServiceFragme
 
   for (const ip of view.ips) {
     const local = ip.policy === 'Local';
+    // Source ranges guard the LoadBalancer IPs only; none of the VIP's family admits nobody.
+    const ranges = ip.source === 'loadBalancer' && view.sourceRanges.length > 0 ? { sourceRanges: view.sourceRanges.filter((c) => c.includes(':') === (ip.family === 'IPv6')) } : {};
     const localReady = new Set<string>();
     let programmed = 0;
     for (const p of view.ports) {
@@ -122,6 +124,7 @@ export function viewFragment(view: ServiceView, ctx: NodeContext): ServiceFragme
         forwarding: view.forwarding,
         realServers,
         services: [view.key],
+        ...ranges,
       });
     }
     let reason: SkipReason | undefined;

@@ -7,7 +7,8 @@ import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import type { ForwardingMethod, IpFamily, Protocol, SkipReason } from '../model/types.js';
 import { parseServiceSettings, type ServiceSettings } from './annotations.js';
 import type { ModelConfig } from './config.js';
-import { canonicalIp, type CanonicalIp } from '../model/ip.js';
+import { canonicalCidr, canonicalIp, parseCidrRange, type CanonicalIp } from '../model/ip.js';
+import { clip, quote } from '../util/text.js';
 
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
 /** Kubernetes' default sessionAffinityConfig.clientIP.timeoutSeconds. */
@@ -53,6 +54,11 @@ export interface ServiceView {
   schedulerFlags: ServiceSettings['schedulerFlags'];
   forwarding: ForwardingMethod;
   persistenceSeconds: number;
+  /**
+   * spec.loadBalancerSourceRanges as canonical CIDRs (LoadBalancer Services only); empty: every
+   * client may connect. Applies to the Service's loadBalancer IPs only.
+   */
+  sourceRanges: readonly string[];
   notes: readonly string[];
 }
 
@@ -121,7 +127,7 @@ function candidateIps(svc: V1Service, cfg: ModelConfig, advertiseClusterIPs: boo
     if (raw === undefined || raw === '') return;
     const ip = canonicalIp(raw.trim());
     if (!ip) {
-      ignored.push({ ip: raw, reason: 'invalidIP' });
+      ignored.push({ ip: clip(raw, 64), reason: 'invalidIP' });
       return;
     }
     if (seen.has(ip.ip)) return;
@@ -158,6 +164,12 @@ export function buildServiceView(svc: V1Service, slices: readonly V1EndpointSlic
   const settings = parsed.settings;
   const { ips, ignored, fallback } = candidateIps(svc, cfg, settings.advertiseClusterIPs);
   if (ips.length === 0 && ignored.length === 0) return { kind: 'skip', skip: { key, reason: fallback, ips: [], notes: [] } };
+
+  const ranges = sourceRanges(spec);
+  const skipWith = (reason: SkipReason): ViewResult => ({ kind: 'skip', skip: { key, reason, ips: ips.map((i) => i.ip), notes: [] } });
+  if (!ranges.ok) return skipWith(ranges.reason);
+  const tooLarge = overLimits((spec.ports ?? []).length, ips.length, ranges.cidrs.length, cfg);
+  if (tooLarge) return skipWith(tooLarge);
 
   const notes: string[] = [];
   const ports: ViewPort[] = [];
@@ -202,7 +214,38 @@ export function buildServiceView(svc: V1Service, slices: readonly V1EndpointSlic
       schedulerFlags: settings.schedulerFlags,
       forwarding,
       persistenceSeconds,
+      sourceRanges: ranges.cidrs,
       notes,
     },
   };
+}
+
+/** spec.loadBalancerSourceRanges (LoadBalancer only) → canonical CIDRs, or the first bad entry. */
+function sourceRanges(spec: NonNullable<V1Service['spec']>): { ok: true; cidrs: string[] } | { ok: false; reason: SkipReason } {
+  if (spec.type !== 'LoadBalancer') return { ok: true, cidrs: [] };
+  const cidrs = new Set<string>();
+  for (const raw of spec.loadBalancerSourceRanges ?? []) {
+    const c = typeof raw === 'string' ? canonicalCidr(raw) : undefined;
+    if (!c) return { ok: false, reason: `invalidSourceRange: ${quote(String(raw))} is not a CIDR` };
+    cidrs.add(c.cidr);
+  }
+  // An nft interval set refuses overlapping elements: keep only the ranges no other one covers.
+  const parsed = [...cidrs].map((c) => ({ c, p: parseCidrRange(c)! }));
+  const covered = (x: (typeof parsed)[number]) =>
+    parsed.some((y) => y !== x && y.p.family === x.p.family && y.p.range[1] <= x.p.range[1] && x.p.range[0].match(y.p.range));
+  return { ok: true, cidrs: parsed.filter((x) => !covered(x)).map((x) => x.c).sort() };
+}
+
+/**
+ * The cost caps (ModelConfig.limits), checked before any backend is resolved: a Service over
+ * one costs the node nothing but this check.
+ */
+export function overLimits(ports: number, ips: number, ranges: number, cfg: ModelConfig): SkipReason | undefined {
+  const l = cfg.limits;
+  if (ports > l.maxPorts) return `serviceTooLarge: ${ports} ports, the limit is ${l.maxPorts} (--service.max-ports)`;
+  const vs = ports * ips;
+  if (vs > l.maxVirtualServers) return `serviceTooLarge: ${ports} ports × ${ips} IPs = ${vs} virtual servers, the limit is ${l.maxVirtualServers} (--service.max-virtual-servers)`;
+  const buckets = vs * (l.bucketsPerVirtualServer + ranges);
+  if (buckets > l.maxBuckets) return `serviceTooLarge: ${vs} virtual servers × (${l.bucketsPerVirtualServer} buckets + ${ranges} source ranges) = ${buckets} entries, the limit is ${l.maxBuckets} (--service.max-buckets)`;
+  return undefined;
 }

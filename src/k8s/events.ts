@@ -6,6 +6,7 @@
  */
 import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { clip } from '../util/text.js';
 
 export interface EventTarget {
   kind: string;
@@ -48,7 +49,10 @@ export class EventRecorder {
   constructor(private readonly o: EventRecorderOptions) {}
 
   /** Record an event unless the same one was recorded for this object recently. */
-  record(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string): void {
+  record(target: EventTarget, type: 'Normal' | 'Warning', rawReason: string, rawMessage: string): void {
+    // Messages quote what tenants wrote: bounded, whatever the caller passed.
+    const reason = clip(rawReason, 128);
+    const message = clip(rawMessage, 1024);
     const now = (this.o.now ?? Date.now)();
     const objKey = `${target.kind}/${target.namespace}/${target.name}`;
     const dedupe = `${type}|${reason}|${message}`;

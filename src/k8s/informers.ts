@@ -32,15 +32,35 @@ export interface WatchTimings extends BoundedWatchOptions {
   listTimeoutMs?: number;
 }
 
+/** Annotations the agent reads all start with this; the caches keep no others. */
+export const KEPT_ANNOTATION_PREFIX = 'bgpvs.io/';
+
 /**
  * What the caches drop from every object: metadata.managedFields (server-side apply
- * bookkeeping, often the largest part of an object, read by nothing here). A status write
- * built from a cached object leaves the stored managedFields as they are (an update that
- * omits them keeps them).
+ * bookkeeping, often the largest part of an object) and every annotation the agent does not
+ * read — kubectl's last-applied-configuration (a second copy of the whole spec), and whatever
+ * a tenant chose to attach, up to the API's 256 KiB. Only `bgpvs.io/` annotations stay.
+ * Nothing is written back from a slimmed object's metadata: a Service status write is a merge
+ * patch of its status (a Service's status PUT would also write its metadata), and a custom
+ * resource's status PUT ignores metadata.
  */
 export function slim<T>(o: T): T {
-  const m = (o as { metadata?: { managedFields?: unknown } } | undefined)?.metadata;
-  if (m && m.managedFields !== undefined) delete m.managedFields;
+  const m = (o as { metadata?: { managedFields?: unknown; annotations?: Record<string, string> } } | undefined)?.metadata;
+  if (!m) return o;
+  if (m.managedFields !== undefined) delete m.managedFields;
+  const a = m.annotations;
+  if (a) {
+    let kept: Record<string, string> | undefined;
+    let dropped = false;
+    for (const k of Object.keys(a)) {
+      if (k.startsWith(KEPT_ANNOTATION_PREFIX)) (kept ??= {})[k] = a[k]!;
+      else dropped = true;
+    }
+    if (dropped) {
+      if (kept) m.annotations = kept;
+      else delete m.annotations;
+    }
+  }
   return o;
 }
 

@@ -22,7 +22,8 @@ export class PeerSecrets {
   private key: string | undefined;
   private values: ReadonlyMap<string, string> = new Map();
 
-  constructor(private readonly d: { source: SecretSource; logger: Logger }) {}
+  /** `namespace`: the only namespace read; a reference elsewhere is refused without a request (least privilege: RBAC grants this one only). */
+  constructor(private readonly d: { source: SecretSource; logger: Logger; namespace?: string }) {}
 
   /** secretKey(ref) → value, for every readable ref. */
   async read(refs: readonly SecretKeyRef[]): Promise<ReadonlyMap<string, string>> {
@@ -31,6 +32,10 @@ export class PeerSecrets {
     if (key === this.key) return this.values;
     const out = new Map<string, string>();
     for (const ref of wanted) {
+      if (this.d.namespace !== undefined && ref.namespace !== this.d.namespace) {
+        this.d.logger.warn({ secret: `${ref.namespace}/${ref.name}`, allowed: this.d.namespace }, 'peer password Secret outside the allowed namespace: not read');
+        continue;
+      }
       try {
         const v = (await this.d.source.read(ref.namespace, ref.name))?.[ref.key];
         if (v !== undefined) out.set(secretKey(ref), Buffer.from(v, 'base64').toString('utf8'));

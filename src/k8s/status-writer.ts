@@ -1,9 +1,14 @@
 /**
  * Writes of status subresources: Service status.loadBalancer.ingress and IPPool status.
- * Full-object replaces carry the resourceVersion we read, so a write based on a stale view
- * fails with 409 instead of clobbering a change we have not seen.
+ * Each carries the resourceVersion we read, so a write based on a stale view fails with 409
+ * instead of clobbering a change we have not seen.
+ *
+ * A Service's status is written as a JSON merge patch of `status` (with that resourceVersion as
+ * precondition), never as a PUT of the object: a PUT to services/status also writes the
+ * object's labels and annotations, and our cached copies have no foreign annotations
+ * (src/k8s/informers.ts `slim`).
  */
-import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Service } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Service } from '@kubernetes/client-node';
 import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, type IPPoolObject } from '../model/ip-pool.js';
 import { BGPPEER_GROUP, BGPPEER_PLURAL, BGPPEER_VERSION, type BGPPeerObject } from '../model/bgp-peer.js';
 
@@ -19,7 +24,15 @@ export function statusApi(kc: KubeConfig): StatusApi {
   const custom = kc.makeApiClient(CustomObjectsApi);
   return {
     replaceServiceStatus: (svc) =>
-      core.replaceNamespacedServiceStatus({ namespace: svc.metadata?.namespace ?? '', name: svc.metadata?.name ?? '', body: svc }),
+      core.patchNamespacedServiceStatus(
+        {
+          namespace: svc.metadata?.namespace ?? '',
+          name: svc.metadata?.name ?? '',
+          // ingress is a list: a merge patch replaces it whole, as the PUT did
+          body: { metadata: { resourceVersion: svc.metadata?.resourceVersion, uid: svc.metadata?.uid }, status: { loadBalancer: svc.status?.loadBalancer ?? {} } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
     replacePoolStatus: async (pool) =>
       (await custom.replaceClusterCustomObjectStatus({ group: IPPOOL_GROUP, version: IPPOOL_VERSION, plural: IPPOOL_PLURAL, name: pool.metadata?.name ?? '', body: pool })) as IPPoolObject,
     replacePeerStatus: async (peer) =>

@@ -46,3 +46,15 @@ export function cidrContains(cidr: ParsedCidr, ip: CanonicalIp): boolean {
   if (cidr.family !== ip.family) return false;
   return ipaddr.parse(ip.ip).match(cidr.range);
 }
+
+/**
+ * A CIDR → its canonical form (network address, prefix length) and family, or undefined.
+ * "10.1.2.3/8" becomes "10.0.0.0/8": the host bits a user left set do not matter to a filter.
+ */
+export function canonicalCidr(s: string): { cidr: string; family: IpFamily } | undefined {
+  const p = parseCidrRange(s.trim());
+  if (!p) return undefined;
+  const [addr, len] = p.range;
+  const net = addr.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(`${addr.toString()}/${len}`) : ipaddr.IPv6.networkAddressFromCIDR(`${addr.toString()}/${len}`);
+  return { cidr: `${net.toString()}/${len}`, family: p.family };
+}

@@ -40,6 +40,11 @@ export interface VirtualServer extends VirtualServerKey {
   realServers: readonly RealServer[];
   /** Services (namespace/name) that want this virtual server. */
   services: readonly string[];
+  /**
+   * Clients allowed to reach it (spec.loadBalancerSourceRanges, canonical CIDRs of the VIP's
+   * family); absent: every client. Set only on LoadBalancer VIPs, never on ClusterIPs.
+   */
+  sourceRanges?: readonly string[];
 }
 
 export interface BgpCommunities {
@@ -74,7 +79,11 @@ export type SkipReason =
   | 'nodeNotEligible'
   /** An address in the Service's spec or status that does not parse as an IP. */
   | 'invalidIP'
-  | `invalidAnnotation: ${string}`;
+  | `invalidAnnotation: ${string}`
+  /** An entry of spec.loadBalancerSourceRanges that is not a CIDR. */
+  | `invalidSourceRange: ${string}`
+  /** Over a per-Service cap (ports, ports × IPs, ports × IPs × Maglev buckets): refused whole. */
+  | `serviceTooLarge: ${string}`;
 
 /** Why each of a Service's IPs is, or is not, advertised by this node. */
 export interface ServiceDecision {

@@ -14,7 +14,8 @@ export interface HealthSource {
 
 export class HttpEndpoints {
   private server: Server | undefined;
-  constructor(private readonly o: { registry: Registry; health: HealthSource; host: string; port: number; status?: () => unknown }) {}
+  /** `healthOnly`: serve /healthz and /readyz only (a listener every pod may reach, for the kubelet's probes). */
+  constructor(private readonly o: { registry: Registry; health: HealthSource; host: string; port: number; status?: () => unknown; healthOnly?: boolean }) {}
 
   async start(): Promise<number> {
     const server = createServer((req, res) => {
@@ -26,6 +27,10 @@ export class HttpEndpoints {
       if (path === '/healthz' || path === '/readyz') {
         const why = path === '/healthz' ? this.o.health.liveness() : this.o.health.readiness();
         reply(why ? 503 : 200, why ? `not ok: ${why}\n` : 'ok\n');
+        return;
+      }
+      if (this.o.healthOnly) {
+        reply(404, 'not found\n');
         return;
       }
       if (path === '/status' && this.o.status) {

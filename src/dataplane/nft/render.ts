@@ -31,6 +31,13 @@
  * IPv6 Cluster stays masqueraded: nft 1.0.6 cannot compile `fwd ip6 to <map lookup>`
  * (register exhaustion).
  *
+ * Source ranges (spec.loadBalancerSourceRanges), in `table inet bgpvs`: a virtual server with
+ * ranges is in `filt4`/`filt6` (vip . proto . port), each allowed range in `src4`/`src6`
+ * (vip . proto . port . client CIDR, an interval set); chain `filter`, before DNAT, drops a
+ * packet to a filtered virtual server whose (key . source) is not in it. Cluster DSR forwards
+ * before the filter, but the receiving node holds the same elements and drops there; DR
+ * bypasses the inet table, so a DR virtual server with ranges is forwarded by NAT instead.
+ *
  * DR, `table netdev bgpvs_dr`: an ingress chain on the uplink matching frames addressed to
  * the node's MAC (so bridge-flooded copies are not forwarded twice), rewriting the
  * destination MAC through `drbe4`/`drbe6` ((vip . proto . port . bucket) → backend MAC) and
@@ -203,7 +210,8 @@ export function renderFragment(vs: VirtualServer, ctx: RenderContext): Fragment 
   if (weighted.length === 0) return skip('noBackendWithWeight');
   const key = `${vs.vip} . ${proto(vs.protocol)} . ${vs.port}`;
   const affinity = vs.persistenceSeconds > 0;
-  if (vs.forwarding === 'dr') {
+  const filtered = vs.sourceRanges !== undefined;
+  if (vs.forwarding === 'dr' && !filtered) {
     const dr = ctx.dr;
     if (!dr) return skip('drWithoutDevice');
     const withMacAll = weighted.filter((r) => dr.backendMacs.has(r.address));
@@ -213,11 +221,17 @@ export function renderFragment(vs: VirtualServer, ctx: RenderContext): Fragment 
     const { buckets, text } = bucketElements(key, slots, withMac.map((r) => dr.backendMacs.get(r.address)!));
     return { id: `netdev ${key}`, table: 'netdev', order: orderOf(vs), key, sets: [[`dr${affinity ? 'aff' : 'svc'}${f}`, key]], map: `drbe${f}`, buckets, text, ...(warning ? { warning } : {}) };
   }
-  if (vs.forwarding !== 'nat') return skip(`forwarding ${vs.forwarding} not supported by nft`);
-  const { serving: live, warning } = fitBackends(weighted, m);
+  if (vs.forwarding !== 'nat' && !(vs.forwarding === 'dr' && filtered)) return skip(`forwarding ${vs.forwarding} not supported by nft`);
+  const fit = fitBackends(weighted, m);
+  const live = fit.serving;
+  const warning = vs.forwarding === 'dr' ? 'drWithSourceRanges: forwarded by nat (the source filter sits before DNAT)' : fit.warning;
   const slots = mg(live.map((r) => ({ id: `${r.address}:${r.port}`, weight: r.weight })), m);
   const { buckets, text } = bucketElements(key, slots, live.map((r) => `${r.address} . ${r.port}`));
   const sets: [string, string][] = [[`${affinity ? 'aff' : 'svc'}${f}`, key]];
+  if (filtered) {
+    sets.push([`filt${f}`, key]);
+    for (const c of vs.sourceRanges!) sets.push([`src${f}`, `${key} . ${c}`]);
+  }
   const far = [...new Set(live.filter((r) => r.nodeName !== ctx.nodeName).map((r) => r.address))];
   if (far.length > 0) {
     sets.push([`masq${f}`, key]);
@@ -277,6 +291,8 @@ export function declarations(dr: boolean, fwd = false): Decl[] {
     out.push({ table: 'inet', kind: 'map', name: `be${f}`, decl: `typeof ${l3} daddr . meta l4proto . th dport . numgen inc mod 2 : ${l3} daddr . th dport` });
     for (const s of ['svc', 'aff', 'masq']) out.push({ table: 'inet', kind: 'set', name: `${s}${f}`, decl: vsKeyType(f) });
     out.push({ table: 'inet', kind: 'set', name: `remote${f}`, decl: `type ipv${f}_addr` });
+    out.push({ table: 'inet', kind: 'set', name: `filt${f}`, decl: vsKeyType(f) });
+    out.push({ table: 'inet', kind: 'set', name: `src${f}`, decl: `${vsKeyType(f)} . ipv${f}_addr\n    flags interval` });
   }
   if (dr) {
     for (const f of ['4', '6'] as const) {
@@ -299,7 +315,15 @@ function natChains(ctx: RenderContext): string {
   const m = ctx.buckets ?? DEFAULT_BUCKETS;
   const markBits = (ctx.masqMark ?? DEFAULT_MASQ_MARK) >>> 0;
   const mark = hex(markBits);
-  let s = '  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n';
+  // source ranges: before DNAT (dstnat is -100), so the destination is still the VIP
+  let s = '  chain filter {\n    type filter hook prerouting priority dstnat - 10; policy accept;\n';
+  for (const f of ['4', '6'] as const) {
+    const l3 = l3Of(f);
+    const vsKey = `${l3} daddr . meta l4proto . th dport`;
+    s += `    ${L4} ${vsKey} @filt${f} ${vsKey} . ${l3} saddr != @src${f} drop\n`;
+  }
+  s += '  }\n';
+  s += '  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n';
   for (const f of ['4', '6'] as const) {
     s += `    ${l3Of(f)} daddr . meta l4proto . th dport @masq${f} meta mark set meta mark | ${mark}\n`;
   }
