@@ -1,7 +1,7 @@
 /**
  * Issue 19 with FRR: only bgpd crashes and comes back (zebra and bfdd keep running). Without
  * graceful restart the router's FIB loses the VIP until the sessions are back; with graceful
- * restart on both sides (FRR `bgp graceful-restart`, the nodes' peers `gracefulRestart`) the
+ * restart on both sides (FRR `bgp graceful-restart`, the nodes' peers `gracefulRestart`, helper only as a BGPPeer renders it by default) the
  * router's kernel route to the VIP must stay the whole time. Either way the sessions must
  * come back and stay up (the session guard ends gobgpd's reset loop, see
  * docs/gobgpd-bfd-restart.md).
@@ -82,7 +82,7 @@ async function bgpdRestart(t: { diagnostic(s: string): void; after(fn: () => Pro
     router: 'frr',
     bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 },
     metrics: rec.sink,
-    ...(gr ? { gracefulRestart: { restartTimeSeconds: 120 }, routerExtraBgpLines: ['bgp graceful-restart'] } : {}),
+    ...(gr ? { gracefulRestart: { restartTimeSeconds: 120, helperOnly: true }, routerExtraBgpLines: ['bgp graceful-restart'] } : {}),
   });
   t.after(() => l.destroy());
   await l.waitEstablished();

@@ -103,7 +103,7 @@ export interface LabOptions {
   /** The supervisors' session guard (default: the agent's). */
   sessionGuard?: SessionGuardOptions;
   /** Graceful restart on the nodes' peers (gobgpd) and the router's neighbours. */
-  gracefulRestart?: { restartTimeSeconds: number };
+  gracefulRestart?: { restartTimeSeconds: number; helperOnly?: boolean };
 }
 
 export class BgpLab {
