@@ -38,6 +38,8 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
         logger,
         identity: cfg.nodeName,
         config: { loadBalancerClass: cfg.service.loadBalancerClass, handleClasslessServices: cfg.service.handleClasslessServices },
+        poolRules: { minPrefixLength: cfg.ipam.poolMinPrefixLength },
+        externalIpCidrs: cfg.service.externalIpCidrs,
         staticPeers: cfg.bgp.peers,
         lease: { namespace: cfg.ipam.leaseNamespace, name: cfg.ipam.leaseName, durationMs: cfg.ipam.leaseDurationMs, renewDeadlineMs: cfg.ipam.renewDeadlineMs, retryPeriodMs: cfg.ipam.retryPeriodMs },
       })
