@@ -1,10 +1,10 @@
 /**
  * spec.externalIPs are written by whoever may edit a Service, and kube-proxy programs them
  * blindly (CVE-2020-8554). bgpvs serves an externalIP only when all of these hold:
+ *   - it is not any other Service's LoadBalancer ingress address, a node's address or a
+ *     ClusterIP;
  *   - it lies inside the operator's allow-list (--service.external-ip-cidrs; empty: none);
- *   - it is not an address bgpvs hands out (inside an IP pool) nor any Service's
- *     LoadBalancer ingress address (but its own);
- *   - it is not a node's address nor any Service's ClusterIP;
+ *   - it is not an address bgpvs hands out (inside an IP pool), unless its own LB address;
  *   - no older Service (creationTimestamp, then uid) already serves it on a common port.
  * Anything else is refused: not programmed, not advertised. Every node and the IPAM leader
  * (which writes the Warning Events) compute the same answer from the same objects. Pure.
@@ -67,11 +67,11 @@ export function checkExternalIps(input: ExternalIpInput): Map<string, ExternalIp
       if (c) clusterIps.add(c.ip);
     }
   }
-  const nodeIps = new Map<string, string>();
+  const nodeIps = new Set<string>();
   for (const n of input.nodes) {
     for (const a of n.status?.addresses ?? []) {
       const c = a.type === 'InternalIP' || a.type === 'ExternalIP' ? canonicalIp(a.address) : undefined;
-      if (c) nodeIps.set(c.ip, n.metadata?.name ?? '');
+      if (c) nodeIps.add(c.ip);
     }
   }
   /** ip → protocol/port → the Service serving it. */
@@ -82,6 +82,9 @@ export function checkExternalIps(input: ExternalIpInput): Map<string, ExternalIp
     const refused: { ip: string; reason: ExternalIpRefusal; message: string }[] = [];
     const refuse = (ip: string, reason: ExternalIpRefusal, why: string) => refused.push({ ip, reason, message: `spec.externalIPs ${ip}: ${why}` });
     const ports = portsOf(s);
+    // The Event lands in this Service's namespace: another namespace's Service is not named.
+    const ns = s.metadata?.namespace ?? 'default';
+    const nameFor = (k: string) => (k.startsWith(`${ns}/`) ? k : 'a Service of another namespace');
     for (const raw of s.spec?.externalIPs ?? []) {
       const c = canonicalIp(raw.trim());
       if (!c) {
@@ -90,32 +93,31 @@ export function checkExternalIps(input: ExternalIpInput): Map<string, ExternalIp
       }
       const ip = c.ip;
       if (accepted.includes(ip) || refused.some((r) => r.ip === ip)) continue;
-      if (!input.allowed.some((a) => cidrContains(a, c))) {
-        refuse(ip, 'notAllowed', input.allowed.length === 0 ? 'externalIPs are off (the operator allows none: --service.external-ip-cidrs)' : 'outside the CIDRs the operator allows (--service.external-ip-cidrs)');
-        continue;
-      }
       const owner = lbOwner.get(ip);
       if (owner !== undefined && owner !== key) {
-        refuse(ip, 'loadBalancerIP', `is the LoadBalancer address of ${owner}`);
+        refuse(ip, 'loadBalancerIP', `is the LoadBalancer address of ${nameFor(owner)}`);
         continue;
       }
       if (owner === undefined && input.poolCidrs.some((p) => cidrContains(p, c))) {
         refuse(ip, 'poolAddress', 'is inside an IP pool: those addresses are handed out by bgpvs to LoadBalancer Services');
         continue;
       }
-      const node = nodeIps.get(ip);
-      if (node !== undefined) {
-        refuse(ip, 'nodeAddress', `is an address of node ${node}`);
+      if (nodeIps.has(ip)) {
+        refuse(ip, 'nodeAddress', 'is a node\'s address');
         continue;
       }
       if (clusterIps.has(ip)) {
         refuse(ip, 'clusterIP', 'is a ClusterIP');
         continue;
       }
+      if (!input.allowed.some((a) => cidrContains(a, c))) {
+        refuse(ip, 'notAllowed', input.allowed.length === 0 ? 'externalIPs are off (the operator allows none: --service.external-ip-cidrs)' : 'outside the CIDRs the operator allows (--service.external-ip-cidrs)');
+        continue;
+      }
       const held = claims.get(ip) ?? new Map<string, string>();
       const clash = ports.find((p) => held.has(p) && held.get(p) !== key);
       if (clash !== undefined) {
-        refuse(ip, 'portInUse', `${clash} is already served there for ${held.get(clash)}, which is older`);
+        refuse(ip, 'portInUse', `${clash} is already served there for ${nameFor(held.get(clash) ?? '')}, which is older`);
         continue;
       }
       for (const p of ports) held.set(p, key);
