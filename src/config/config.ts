@@ -258,7 +258,8 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
     list.forEach((c: unknown, i) => exportCidrs.push(parseCidr(`${field}[${i}]`, String(c))));
   }
   const removed = get(FIELDS.externalIpsRemoved);
-  if (removed) throw new ConfigError(removed[0], `removed: externalIPs are served only inside --${FIELDS.externalIpCidrs} (a list of CIDRs; empty, the default, serves none)`);
+  // `false` asks for what is now the default; `true` would silently mean something else.
+  if (removed && parseBool(removed[0], String(removed[1]))) throw new ConfigError(removed[0], `removed: externalIPs are served only inside --${FIELDS.externalIpCidrs} (a list of CIDRs; empty, the default, serves none)`);
   const externalIpCidrs: string[] = [];
   const extRaw = get(FIELDS.externalIpCidrs);
   if (extRaw) {

@@ -137,6 +137,7 @@ test('config: externalIPs are off unless allowed by CIDR; pool width limits', ()
   const base = ['--node-name=n', '--bgp.asn=1'];
   const d = loadConfig({ argv: base });
   assert.deepEqual(d.service.externalIpCidrs, []);
+  assert.deepEqual(loadConfig({ argv: [...base, '--service.advertise-external-ips=false'] }).service.externalIpCidrs, [], 'false is the default now');
   assert.deepEqual(d.ipam.poolMinPrefixLength, { IPv4: 16, IPv6: 64 });
   assert.deepEqual(loadConfig({ argv: [...base, '--service.external-ip-cidrs=198.51.100.0/24, 2001:db8:1::/64', '--ipam.pool-min-prefix-ipv4=20'] }).service.externalIpCidrs, ['198.51.100.0/24', '2001:db8:1::/64']);
   const f = loadConfig({ argv: [...base, '--config=/c'], readFile: () => 'service:\n  external-ip-cidrs: [198.51.100.0/25]\nipam:\n  pool-min-prefix-ipv6: 112\n' });
