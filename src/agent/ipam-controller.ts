@@ -5,7 +5,7 @@
  * have not yet seen come back through the watch is overlaid on the cache, so a pass never
  * treats an address it just handed out as free.
  */
-import type { KubeConfig, V1Namespace, V1Service } from '@kubernetes/client-node';
+import type { KubeConfig, V1Namespace, V1Node, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ClusterWatch, type WatchedKind } from '../k8s/informers.js';
 import { EventRecorder, coreEventSink, type EventSink } from '../k8s/events.js';
@@ -14,7 +14,10 @@ import { pooledKubeConfig, type PooledKubeConfig } from '../k8s/pooled-kube-conf
 import { eachLimit, isStale, statusApi, type StatusApi } from '../k8s/status-writer.js';
 import { ReconcileLoop, type PassResult } from '../reconcile/loop.js';
 import { allocate, type AllocationResult, type ServiceAllocation } from '../ipam/allocator.js';
-import { parsePools } from '../ipam/pools.js';
+import { DEFAULT_POOL_RULES, parsePools, type PoolRules } from '../ipam/pools.js';
+import { checkExternalIps } from '../desired/external-ips.js';
+import { parseCidrRange } from '../model/ip.js';
+import { modelPools } from './pools.js';
 import { IPPOOL_PLURAL, type IPPoolObject, type IPPoolStatus, type PoolCondition } from '../model/ip-pool.js';
 import { serviceKey, serviceRequest, type RequestConfig } from '../ipam/service-request.js';
 import { mergePeers } from './peers.js';
@@ -34,6 +37,13 @@ export interface IpamControllerOptions {
   /** This agent's name in the Lease (e.g. the node name). */
   identity: string;
   config: RequestConfig;
+  /** What a pool may be (the agents' --ipam.pool-min-prefix-*); default DEFAULT_POOL_RULES. */
+  poolRules?: PoolRules;
+  /**
+   * The agents' --service.external-ip-cidrs: the leader writes the Warning Event on each
+   * Service whose externalIPs the nodes refuse (the nodes compute the same answer, silently).
+   */
+  externalIpCidrs?: readonly string[];
   lease?: { namespace?: string; name?: string; durationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
   resyncMs?: number;
   /** The agents' config peers (a BGPPeer for one of their addresses is not accepted). */
@@ -69,6 +79,8 @@ export class IpamController {
   readonly services: WatchedKind<V1Service>;
   readonly pools: WatchedKind<IPPoolObject & { metadata?: { name?: string } }>;
   readonly namespaces: WatchedKind<V1Namespace>;
+  /** Nodes: read for their addresses (externalIPs), not subscribed to (status heartbeats). */
+  readonly nodes: WatchedKind<V1Node>;
   /** BGPPeer objects: the leader reports on each whether the agents can use it (condition Accepted). */
   readonly peers: WatchedKind<BGPPeerObject & { metadata?: { name?: string } }>;
   readonly elector: LeaderElector;
@@ -96,6 +108,7 @@ export class IpamController {
     informers.subscribe(['Service', IPPOOL_PLURAL, 'Namespace', BGPPEER_PLURAL], (kind) => this.loop.trigger(kind));
     this.services = informers.services;
     this.namespaces = informers.namespaces;
+    this.nodes = informers.nodes;
     this.pools = informers.pools;
     this.peers = informers.peers;
     this.status = o.status ?? statusApi(kc);
@@ -187,7 +200,7 @@ export class IpamController {
     this.passes++;
     const services = this.observedServices();
     const byKey = new Map(services.map((s) => [serviceKey(s), s]));
-    const { pools, invalid } = parsePools(this.pools.items());
+    const { pools, invalid } = parsePools(this.pools.items(), this.o.poolRules ?? DEFAULT_POOL_RULES);
     const namespaceLabels = new Map(this.namespaces.items().map((n) => [n.metadata?.name ?? '', n.metadata?.labels ?? {}]));
     const result = allocate({ pools, services: services.map((s) => serviceRequest(s, this.o.config)), namespaceLabels });
     this.lastResult = result;
@@ -203,10 +216,22 @@ export class IpamController {
       const svc = byKey.get(a.key);
       if (!svc) continue;
       const target = { kind: 'Service', apiVersion: 'v1', namespace: svc.metadata?.namespace ?? '', name: svc.metadata?.name ?? '', uid: svc.metadata?.uid };
+      for (const why of a.lost ?? []) this.events.record(target, 'Warning', 'AddressConflict', why);
       const tooLarge = this.o.serviceLimits ? tooLargeReason(svc, a.ips.length, this.o.serviceLimits) : undefined;
       if (tooLarge) this.events.record(target, 'Warning', 'ServiceTooLarge', `not served by any node: ${tooLarge}`);
       else if (a.failure) this.events.record(target, 'Warning', a.failure.reason, a.failure.message);
       else if (a.ips.length > 0) this.events.record(target, 'Normal', 'IPAllocated', `assigned ${a.ips.join(', ')} from pool ${[...new Set(a.pools)].join(', ')}`);
+    }
+    if (this.nodes.isSynced) {
+      // Every node drops these externalIPs; the leader alone says so, once per Service.
+      const cidrs = (xs: readonly string[]) => xs.flatMap((c) => parseCidrRange(c) ?? []);
+      const verdicts = checkExternalIps({ services, nodes: this.nodes.items(), poolCidrs: cidrs(modelPools(pools).flatMap((p) => p.cidrs)), allowed: cidrs(this.o.externalIpCidrs ?? []) });
+      for (const [key, v] of verdicts) {
+        const svc = byKey.get(key);
+        if (!svc || v.refused.length === 0) continue;
+        const target = { kind: 'Service', apiVersion: 'v1', namespace: svc.metadata?.namespace ?? '', name: svc.metadata?.name ?? '', uid: svc.metadata?.uid };
+        this.events.record(target, 'Warning', 'ExternalIPRefused', `not programmed or announced: ${v.refused.slice(0, 8).map((r) => r.message).join('; ')}${v.refused.length > 8 ? `; and ${v.refused.length - 8} more` : ''}`);
+      }
     }
     for (const k of [...this.events.knownObjects()]) if (k.startsWith('Service/') && !byKey.has(k.slice('Service/'.length))) this.events.forgetKey(k);
 

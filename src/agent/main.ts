@@ -40,8 +40,10 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
         logger,
         identity: cfg.nodeName,
         config: { loadBalancerClass: cfg.service.loadBalancerClass, handleClasslessServices: cfg.service.handleClasslessServices },
+        poolRules: { minPrefixLength: cfg.ipam.poolMinPrefixLength },
+        externalIpCidrs: cfg.service.externalIpCidrs,
         staticPeers: cfg.bgp.peers,
-        serviceLimits: modelConfig({ advertiseExternalIPs: cfg.service.advertiseExternalIPs, limits: serviceLimits(cfg) }),
+        serviceLimits: modelConfig({ advertiseExternalIPs: cfg.service.externalIpCidrs.length > 0, limits: serviceLimits(cfg) }),
         lease: { namespace: cfg.ipam.leaseNamespace, name: cfg.ipam.leaseName, durationMs: cfg.ipam.leaseDurationMs, renewDeadlineMs: cfg.ipam.renewDeadlineMs, retryPeriodMs: cfg.ipam.retryPeriodMs },
       })
     : undefined;

@@ -58,7 +58,11 @@ export interface Config {
     loadBalancerClass: string;
     handleClasslessServices: boolean;
     advertiseClusterIPs: boolean;
-    advertiseExternalIPs: boolean;
+    /**
+     * spec.externalIPs are served only inside these CIDRs (empty: never), and never when they
+     * are another Service's address, a node's or a ClusterIP (desired/external-ips.ts).
+     */
+    externalIpCidrs: string[];
     defaultScheduler: Scheduler;
     defaultForwarding: ForwardingMethod;
     /** Per-Service cost caps (untrusted input): a Service over one is refused with a reason. */
@@ -80,7 +84,11 @@ export interface Config {
     exportCidrs: string[];
   };
   /** Lease timings: leaseDurationMs > renewDeadlineMs > retryPeriodMs (checked here). */
-  ipam: { enabled: boolean; leaseNamespace: string; leaseName: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  ipam: {
+    enabled: boolean;
+    /** No IPPool may be wider than one CIDR of this prefix length (else it is not Ready). */
+    poolMinPrefixLength: { IPv4: number; IPv6: number };
+    leaseNamespace: string; leaseName: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
 }
 
 /**
@@ -115,7 +123,8 @@ const FIELDS = {
   lbClass: 'service.load-balancer-class',
   classless: 'service.handle-classless',
   clusterIps: 'service.advertise-cluster-ips',
-  externalIps: 'service.advertise-external-ips',
+  externalIpsRemoved: 'service.advertise-external-ips',
+  externalIpCidrs: 'service.external-ip-cidrs',
   scheduler: 'service.default-scheduler',
   forwarding: 'service.default-forwarding',
   maxPorts: 'service.max-ports',
@@ -131,6 +140,8 @@ const FIELDS = {
   peers: 'bgp.peers',
   exportCidrs: 'bgp.export-cidrs',
   ipam: 'ipam.enabled',
+  poolMinPrefixV4: 'ipam.pool-min-prefix-ipv4',
+  poolMinPrefixV6: 'ipam.pool-min-prefix-ipv6',
   leaseNs: 'ipam.lease-namespace',
   leaseDuration: 'ipam.lease-duration',
   renewDeadline: 'ipam.renew-deadline',
@@ -140,7 +151,7 @@ const FIELDS = {
 const envName = (flag: string) => `BGPVS_${flag.replace(/[.-]/g, '_').toUpperCase()}`;
 
 /** Flags that take no value (`--ipam.enabled`) or one after `=` (`--ipam.enabled=false`). */
-const BOOLEAN_FLAGS = new Set<string>([FIELDS.classless, FIELDS.clusterIps, FIELDS.externalIps, FIELDS.allowWriteCni, FIELDS.ipam]);
+const BOOLEAN_FLAGS = new Set<string>([FIELDS.classless, FIELDS.clusterIps, FIELDS.externalIpsRemoved, FIELDS.allowWriteCni, FIELDS.ipam]);
 const KNOWN_FLAGS = new Set<string>([...Object.values(FIELDS), 'config']);
 
 /**
@@ -179,7 +190,7 @@ function flatten(doc: unknown, prefix = '', out: Record<string, unknown> = {}): 
   if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
     for (const [k, v] of Object.entries(doc as Raw)) {
       const key = prefix ? `${prefix}.${k}` : k;
-      if (key === FIELDS.peers || key === FIELDS.exportCidrs) out[key] = v;
+      if (key === FIELDS.peers || key === FIELDS.exportCidrs || key === FIELDS.externalIpCidrs) out[key] = v;
       else flatten(v, key, out);
     }
   } else if (prefix) {
@@ -268,6 +279,19 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
     if (!Array.isArray(list)) throw new ConfigError(field, 'must be a list of CIDRs');
     list.forEach((c: unknown, i) => exportCidrs.push(parseCidr(`${field}[${i}]`, String(c))));
   }
+  const removed = get(FIELDS.externalIpsRemoved);
+  // `false` asks for what is now the default; `true` would silently mean something else.
+  if (removed && parseBool(removed[0], String(removed[1]))) throw new ConfigError(removed[0], `removed: externalIPs are served only inside --${FIELDS.externalIpCidrs} (a list of CIDRs; empty, the default, serves none)`);
+  const externalIpCidrs: string[] = [];
+  const extRaw = get(FIELDS.externalIpCidrs);
+  if (extRaw) {
+    const [field, v] = extRaw;
+    // A YAML list in the ConfigMap; a comma-separated list (or a JSON list) in a flag or env.
+    let list: unknown = v;
+    if (typeof v === 'string') list = v.trim().startsWith('[') ? structured(FIELDS.externalIpCidrs)?.[1] : v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    if (!Array.isArray(list)) throw new ConfigError(field, 'must be a list of CIDRs');
+    list.forEach((c: unknown, i) => externalIpCidrs.push(parseCidr(`${field}[${i}]`, String(c))));
+  }
   const asn = opt(FIELDS.asn, parseAsn);
   if (asn === undefined) throw new ConfigError(`--${FIELDS.asn}`, 'required: the node\'s BGP ASN');
 
@@ -290,7 +314,7 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
       loadBalancerClass: str(FIELDS.lbClass, (_f, v) => v.trim(), 'bgpvs.io/bgpvs'),
       handleClasslessServices: str(FIELDS.classless, parseBool, true),
       advertiseClusterIPs: str(FIELDS.clusterIps, parseBool, false),
-      advertiseExternalIPs: str(FIELDS.externalIps, parseBool, true),
+      externalIpCidrs,
       defaultScheduler: str(FIELDS.scheduler, (f, v) => parseEnum(f, v, ['rr', 'wrr', 'lc', 'wlc', 'sh', 'mh'] as const), 'mh'),
       defaultForwarding: str(FIELDS.forwarding, (f, v) => parseEnum(f, v, ['tunnel', 'dr', 'nat'] as const), 'nat'),
       maxPorts: str(FIELDS.maxPorts, (f, v) => parseInt(f, v, 1, 65535), DEFAULT_LIMITS.maxPorts),
@@ -310,6 +334,10 @@ export function loadConfig(src: ConfigSources): Readonly<Config> {
     },
     ipam: leaseTimings({
       enabled: str(FIELDS.ipam, parseBool, true),
+      poolMinPrefixLength: {
+        IPv4: str(FIELDS.poolMinPrefixV4, (f, v) => parseInt(f, v, 1, 32), 16),
+        IPv6: str(FIELDS.poolMinPrefixV6, (f, v) => parseInt(f, v, 1, 128), 64),
+      },
       leaseNamespace,
       leaseName: 'bgpvs-ipam',
       leaseDurationMs: str(FIELDS.leaseDuration, parseDuration, 15_000),

@@ -4,6 +4,7 @@
  * (`--bgp.peers[0].holdTimeSeconds: …`). The shape is the CRD's schema (model/crd-schema.ts);
  * this adds what the schema's CEL rules and the agent say beyond it.
  */
+import ipaddr from 'ipaddr.js';
 import { ConfigError } from '../errors.js';
 import { checkSpec } from '../model/crd-schema.js';
 import type { LabelSelector } from '../model/selector.js';
@@ -29,6 +30,20 @@ export interface Peer {
   families?: IpFamily[];
 }
 
+/** ASNs no BGP session may use: AS_TRANS (RFC 6793) and the last 16- and 32-bit ASNs (RFC 7300). */
+export const RESERVED_ASNS: readonly number[] = [23456, 65535, 4294967295];
+
+/** Loopback, unspecified and multicast addresses cannot be BGP neighbours. */
+function checkPeerAddress(field: string, ip: string): void {
+  const r = ipaddr.parse(ip).range();
+  if (r === 'loopback' || r === 'unspecified' || r === 'multicast') throw new ConfigError(field, `must not be a loopback, unspecified or multicast address: ${ip}`);
+}
+
+function checkAsn(field: string, asn: number): number {
+  if (RESERVED_ASNS.includes(asn)) throw new ConfigError(field, `is a reserved ASN (23456 is AS_TRANS, 65535 and 4294967295 are reserved): ${asn}`);
+  return asn;
+}
+
 const BFD_DEFAULTS = { minRxMs: 300, minTxMs: 300, multiplier: 3 };
 
 /** A BGPPeer spec → a Peer, or a ConfigError naming the field under `field` (`spec`, `--bgp.peers[0]`). */
@@ -38,11 +53,14 @@ export function peerFromSpec(field: string, raw: unknown): Peer {
   // The CEL rules of daemonset/crds/bgppeer.yaml, and what the agent cannot do yet.
   const address = parseIp(f('address'), s.address);
   const sourceAddress = s.sourceAddress === undefined ? undefined : parseIp(f('sourceAddress'), s.sourceAddress);
+  checkPeerAddress(f('address'), address);
+  if (sourceAddress !== undefined) checkPeerAddress(f('sourceAddress'), sourceAddress);
+  if (s.localASN !== undefined) checkAsn(f('localASN'), s.localASN);
   if (sourceAddress !== undefined && sourceAddress.includes(':') !== address.includes(':')) throw new ConfigError(field, 'sourceAddress must be of the same IP family as address');
   if (s.holdTimeSeconds !== undefined && s.holdTimeSeconds !== 0 && s.holdTimeSeconds < 3) throw new ConfigError(f('holdTimeSeconds'), `must be 0 or at least 3: ${s.holdTimeSeconds}`);
   if (s.keepaliveSeconds !== undefined && s.holdTimeSeconds && s.keepaliveSeconds >= s.holdTimeSeconds) throw new ConfigError(field, 'keepaliveSeconds must be less than holdTimeSeconds');
   if (s.localASN !== undefined) throw new ConfigError(f('localASN'), 'not supported yet (the node ASN comes from --bgp.asn or the bgpvs.io/asn Node annotation)');
-  const peer: Peer = { address, asn: parseAsn(f('asn'), String(s.asn)), port: s.port ?? 179 };
+  const peer: Peer = { address, asn: parseAsn(f('asn'), String(checkAsn(f('asn'), s.asn))), port: s.port ?? 179 };
   if (s.passwordSecretRef) peer.passwordSecret = { namespace: s.passwordSecretRef.namespace, name: s.passwordSecretRef.name, key: s.passwordSecretRef.key ?? 'password' };
   if (s.nodeSelector) peer.nodeSelector = s.nodeSelector;
   if (s.holdTimeSeconds !== undefined) peer.holdTimeSeconds = s.holdTimeSeconds;

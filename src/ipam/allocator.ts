@@ -4,8 +4,10 @@
  *
  * Each pass rebuilds the allocation from the Services' statuses (never from a memory of past
  * writes), so a restarted controller never hands out an address twice:
- *   1. keep: Services that hold addresses keep those still valid for them (oldest Service
- *      first when two hold one address they may not share);
+ *   1. keep: Services that hold addresses keep those still valid for them, oldest first
+ *      (creationTimestamp, then uid): when two hold one address they may no longer share (a
+ *      changed key, ports, namespace), the newer loses it. An invalid Service keeps what it
+ *      holds only where that evicts no one (it is "frozen": it never takes or moves anything);
  *   2. assign: every Service still short of addresses, oldest first, gets its requested
  *      addresses or the lowest free address of the first matching pool (or an address
  *      already used by Services with the same sharing key when the ports do not clash).
@@ -13,7 +15,7 @@
 import type { IpFamily } from '../model/types.js';
 import { bigIntToIp, ipToBigInt, isBuggyIp, poolSize, type Pool } from './pools.js';
 import { selectorMatches } from '../model/selector.js';
-import type { LbRequest, PortKey, RequestResult } from './service-request.js';
+import type { FrozenService, LbRequest, PortKey, RequestResult } from './service-request.js';
 
 export type FailureReason = 'poolExhausted' | 'requestedIPInUse' | 'requestedIPNotInPool' | 'invalidRequest' | 'noMatchingPool';
 
@@ -29,6 +31,8 @@ export interface ServiceAllocation {
   /** Pool of each address (same order as `ips`). */
   pools: readonly string[];
   failure?: AllocationFailure;
+  /** Addresses it held but lost to an older holder, each with why (a Warning Event each). */
+  lost?: readonly string[];
   /** Whether `ips` differ from what the Service holds now (a status write is due). */
   changed: boolean;
 }
@@ -58,7 +62,12 @@ interface User {
   sharingKey: string | undefined;
   ports: readonly PortKey[];
   etp: 'Cluster' | 'Local';
+  namespace: string;
+  /** An invalid Service keeping what it holds: it stays only beside holders that share. */
+  frozen: boolean;
 }
+
+const SHARING_RULE = 'sharing needs the same bgpvs.io/allow-shared-ip key and externalTrafficPolicy, no common port, and one namespace unless the pool allows sharing across namespaces';
 
 interface Holder {
   ip: string;
@@ -77,8 +86,9 @@ function sameIps(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function byAge(a: { createdAt: string; key: string }, b: { createdAt: string; key: string }): number {
+function byAge(a: { createdAt: string; uid: string; key: string }, b: { createdAt: string; uid: string; key: string }): number {
   if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
+  if (a.uid !== b.uid) return a.uid < b.uid ? -1 : 1;
   return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
@@ -121,16 +131,34 @@ export class Allocator {
     return out;
   }
 
-  /** Whether `key` may use the address held by `h` (free, already its own, or shareable). */
+  /** Whether `key` may start using the address held by `h` (free, already its own, or shareable). */
   private compatible(h: Holder | undefined, key: string, user: User): boolean {
-    if (!h) return true;
-    if (h.foreign) return false;
+    return this.conflict(h, key, user, true) === undefined;
+  }
+
+  /**
+   * Why `key` may not use the address held by `h`, naming the holder; undefined: it may.
+   * `joining`: it does not hold it yet (an invalid Service's address is joined by no one).
+   */
+  private conflict(h: Holder | undefined, key: string, user: User, joining: boolean): string | undefined {
+    if (!h) return undefined;
+    if (h.foreign) return `${[...h.users.keys()].filter((k) => k !== key).join(', ') || 'another Service'} holds it outside this allocator`;
+    const cross = this.pools.find((p) => p.name === h.pool)?.allowSharingAcrossNamespaces ?? false;
     for (const [k, u] of h.users) {
       if (k === key) continue;
-      if (user.sharingKey === undefined || u.sharingKey !== user.sharingKey || u.etp !== user.etp) return false;
-      for (const a of u.ports) for (const b of user.ports) if (a.port === b.port && a.protocol === b.protocol) return false;
+      if (u.namespace !== user.namespace && !cross) return `${k} holds it, in another namespace (pool ${h.pool ?? '?'} does not allow sharing across namespaces)`;
+      if (joining && u.frozen) return `${k} holds it and has an invalid request (it shares with no newcomer)`;
+      if (user.frozen || u.frozen) {
+        // An invalid Service stays only beside Services that still ask to share.
+        const valid = user.frozen ? u : user;
+        if (!valid.frozen && valid.sharingKey === undefined) return `${k} holds it without bgpvs.io/allow-shared-ip`;
+      } else if (user.sharingKey === undefined || u.sharingKey !== user.sharingKey) {
+        return `${k} holds it${u.sharingKey === undefined ? ' without bgpvs.io/allow-shared-ip' : user.sharingKey === undefined ? '' : ' with another bgpvs.io/allow-shared-ip key'}`;
+      }
+      if (u.etp !== user.etp) return `${k} holds it with externalTrafficPolicy ${u.etp}`;
+      for (const a of u.ports) for (const b of user.ports) if (a.port === b.port && a.protocol === b.protocol) return `${k} holds it and serves ${a.protocol}/${a.port} there too`;
     }
-    return true;
+    return undefined;
   }
 
   holdersOf(ip: string): string[] {
@@ -160,13 +188,36 @@ export class Allocator {
       if (!v) continue;
       const h = this.used.get(slot(v.family, v.value));
       if (h) h.foreign = true;
-      this.take(key, { sharingKey: undefined, ports: [], etp: 'Cluster' }, v.family, v.value, this.poolOf(v)?.name, true);
+      this.take(key, { sharingKey: undefined, ports: [], etp: 'Cluster', namespace: '', frozen: false }, v.family, v.value, this.poolOf(v)?.name, true);
     }
   }
 
+  /**
+   * Phase 1 for an invalid Service: it keeps the current addresses no older holder objects to
+   * (reserved here, so nobody is handed them), and loses the others.
+   */
+  keepFrozen(f: FrozenService): { ips: string[]; pools: string[]; lost: string[] } {
+    const out = { ips: [] as string[], pools: [] as string[], lost: [] as string[] };
+    const user: User = { sharingKey: undefined, ports: f.ports, etp: f.externalTrafficPolicy, namespace: f.namespace, frozen: true };
+    for (const ip of f.current) {
+      const v = ipToBigInt(ip);
+      if (!v) continue;
+      const why = this.conflict(this.used.get(slot(v.family, v.value)), f.key, user, false);
+      if (why) {
+        out.lost.push(`lost ${ip}: ${why} and is older; ${SHARING_RULE}`);
+        continue;
+      }
+      const pool = this.poolOf(v)?.name;
+      this.take(f.key, user, v.family, v.value, pool);
+      out.ips.push(ip);
+      out.pools.push(pool ?? '');
+    }
+    return out;
+  }
+
   /** Phase 1: the subset of the Service's current addresses it may keep (reserved here). */
-  keep(req: LbRequest): { ips: string[]; pools: string[] } {
-    const kept = { ips: [] as string[], pools: [] as string[] };
+  keep(req: LbRequest): { ips: string[]; pools: string[]; lost: string[] } {
+    const kept = { ips: [] as string[], pools: [] as string[], lost: [] as string[] };
     if (req.current.length === 0) return kept;
     const cands = this.candidatePools(req, true);
     if (!Array.isArray(cands)) return kept;
@@ -179,7 +230,11 @@ export class Allocator {
       if (req.requested.length > 0 && !req.requested.includes(ip)) continue;
       const p = this.poolOf(v, cands);
       if (!p || (pool !== undefined && p.name !== pool && req.requested.length === 0)) continue;
-      if (!this.compatible(this.used.get(slot(v.family, v.value)), req.key, user)) continue;
+      const why = this.conflict(this.used.get(slot(v.family, v.value)), req.key, user, false);
+      if (why) {
+        kept.lost.push(`lost ${ip}: ${why} and is older; ${SHARING_RULE}`);
+        continue;
+      }
       this.take(req.key, user, v.family, v.value, p.name);
       seen.add(v.family);
       pool ??= p.name;
@@ -215,13 +270,14 @@ export class Allocator {
   }
 
   /** Phase 2: complete a Service's addresses (after `keep`). */
-  assign(req: LbRequest, kept: { ips: string[]; pools: string[] }): ServiceAllocation {
+  assign(req: LbRequest, kept: { ips: string[]; pools: string[]; lost?: string[] }): ServiceAllocation {
     const user = userOf(req);
     const done = (ips: string[], pools: string[], failure?: AllocationFailure): ServiceAllocation => {
       // Family order of the Service.
       const order = ips.map((ip, i) => ({ ip, pool: pools[i] as string, f: req.families.indexOf(ip.includes(':') ? 'IPv6' : 'IPv4') })).sort((a, b) => a.f - b.f);
       const out = order.map((o) => o.ip);
-      return { key: req.key, ips: out, pools: order.map((o) => o.pool), ...(failure ? { failure } : {}), changed: !sameIps(out, req.current) };
+      const lost = kept.lost?.length ? { lost: kept.lost } : {};
+      return { key: req.key, ips: out, pools: order.map((o) => o.pool), ...(failure ? { failure } : {}), ...lost, changed: !sameIps(out, req.current) };
     };
     const have = new Set(kept.ips.map((ip) => (ip.includes(':') ? 'IPv6' : 'IPv4') as IpFamily));
 
@@ -241,10 +297,10 @@ export class Allocator {
           return done(kept.ips, kept.pools, { reason: 'requestedIPNotInPool', message: `requested ${ip}: ${why}` });
         }
         const h = this.used.get(slot(v.family, v.value));
-        if (!this.compatible(h, req.key, user)) {
+        const clash = this.conflict(h, req.key, user, true);
+        if (clash) {
           const who = [...(h?.users.keys() ?? [])].filter((k) => k !== req.key).join(', ');
-          const why = req.sharingKey === undefined ? '' : ' (sharing needs the same bgpvs.io/allow-shared-ip key and externalTrafficPolicy and no common port)';
-          return done(kept.ips, kept.pools, { reason: 'requestedIPInUse', message: `requested ${ip} is in use by ${who}${why}` });
+          return done(kept.ips, kept.pools, { reason: 'requestedIPInUse', message: `requested ${ip} is in use by ${who}: ${clash}; ${SHARING_RULE}` });
         }
         this.take(req.key, user, v.family, v.value, p.name);
         ips.push(ip);
@@ -318,7 +374,7 @@ export class Allocator {
 }
 
 function userOf(req: LbRequest): User {
-  return { sharingKey: req.sharingKey, ports: req.ports, etp: req.externalTrafficPolicy };
+  return { sharingKey: req.sharingKey, ports: req.ports, etp: req.externalTrafficPolicy, namespace: req.namespace, frozen: false };
 }
 
 /** One allocation pass over every Service. */
@@ -326,6 +382,7 @@ export function allocate(input: AllocatorInput): AllocationResult {
   const a = new Allocator(input.pools, input.namespaceLabels);
   const out: ServiceAllocation[] = [];
   const requests: LbRequest[] = [];
+  const frozen: { f: FrozenService; message: string }[] = [];
   for (const r of input.services) {
     if (r.kind === 'request') requests.push(r.request);
     else if (r.kind === 'ignore') {
@@ -334,14 +391,23 @@ export function allocate(input: AllocatorInput): AllocationResult {
       if (r.reason === 'notOurClass') a.reserveForeign(r.key, r.current);
       else if (r.current.length > 0) out.push({ key: r.key, ips: [], pools: [], changed: true });
     } else if (r.kind === 'invalid') {
-      // A bad request skips only itself: it keeps what it holds (reserved), and says why.
-      a.reserveForeign(r.key, r.current);
-      out.push({ key: r.key, ips: r.current, pools: [], failure: { reason: 'invalidRequest', message: r.message }, changed: false });
+      // A bad request skips only itself: it keeps what it holds where that evicts no older
+      // holder (its turn comes in age order, below), and says why.
+      frozen.push({ f: r.frozen, message: r.message });
     }
   }
   requests.sort(byAge);
-  const kept = new Map<string, { ips: string[]; pools: string[] }>();
-  for (const req of requests) kept.set(req.key, a.keep(req));
+  const turns = [...requests.map((req) => ({ age: req, req })), ...frozen.map((fr) => ({ age: fr.f, fr }))].sort((x, y) => byAge(x.age, y.age));
+  const kept = new Map<string, { ips: string[]; pools: string[]; lost: string[] }>();
+  for (const t of turns) {
+    if ('req' in t) {
+      kept.set(t.req.key, a.keep(t.req));
+      continue;
+    }
+    const { f, message } = t.fr;
+    const k = a.keepFrozen(f);
+    out.push({ key: f.key, ips: k.ips, pools: k.pools, failure: { reason: 'invalidRequest', message }, ...(k.lost.length ? { lost: k.lost } : {}), changed: !sameIps(k.ips, f.current) });
+  }
   for (const req of requests) out.push(a.assign(req, kept.get(req.key) ?? { ips: [], pools: [] }));
   return { services: out, usage: a.usage() };
 }

@@ -32,15 +32,27 @@ export interface LbRequest {
   externalTrafficPolicy: 'Cluster' | 'Local';
   /** Canonical IPs the Service holds now (status.loadBalancer.ingress[].ip). */
   current: readonly string[];
-  /** For ordering: older Services first keep contested IPs. */
+  /** For ordering: older Services first keep contested IPs (creationTimestamp, then uid). */
   createdAt: string;
+  uid: string;
+}
+
+/** What an invalid Service still tells the allocator: enough to keep what it holds without evicting anyone. */
+export interface FrozenService {
+  key: string;
+  namespace: string;
+  ports: readonly PortKey[];
+  externalTrafficPolicy: 'Cluster' | 'Local';
+  current: readonly string[];
+  createdAt: string;
+  uid: string;
 }
 
 export type RequestResult =
   | { kind: 'request'; request: LbRequest }
   /** Not ours to allocate: not a LoadBalancer, or another loadBalancerClass. */
   | { kind: 'ignore'; key: string; reason: 'notLoadBalancer' | 'notOurClass'; current: readonly string[] }
-  | { kind: 'invalid'; key: string; message: string; current: readonly string[] };
+  | { kind: 'invalid'; key: string; message: string; current: readonly string[]; frozen: FrozenService };
 
 export interface RequestConfig {
   loadBalancerClass: string;
@@ -72,7 +84,13 @@ export function serviceRequest(svc: V1Service, cfg: RequestConfig): RequestResul
   const ours = cls === undefined || cls === '' ? cfg.handleClasslessServices : cls === cfg.loadBalancerClass;
   const current = ingressIPs(svc);
   if (!ours) return { kind: 'ignore', key, reason: 'notOurClass', current };
-  const invalid = (message: string): RequestResult => ({ kind: 'invalid', key, message, current });
+  const created = svc.metadata?.creationTimestamp as unknown;
+  const createdAt = created instanceof Date ? created.toISOString() : typeof created === 'string' ? created : '';
+  const uid = svc.metadata?.uid ?? '';
+  const externalTrafficPolicy = spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster';
+  const validPorts = (spec.ports ?? []).filter((p) => PROTOCOLS.includes(p.protocol ?? 'TCP')).map((p) => ({ protocol: (p.protocol ?? 'TCP') as Protocol, port: p.port }));
+  const frozen: FrozenService = { key, namespace: svc.metadata?.namespace ?? '', ports: validPorts, externalTrafficPolicy, current, createdAt, uid };
+  const invalid = (message: string): RequestResult => ({ kind: 'invalid', key, message, current, frozen });
   const ann = svc.metadata?.annotations ?? {};
 
   const families: IpFamily[] = [];
@@ -107,7 +125,6 @@ export function serviceRequest(svc: V1Service, cfg: RequestConfig): RequestResul
     if (!PROTOCOLS.includes(protocol)) return invalid(`spec.ports: protocol ${protocol} is not supported`);
     ports.push({ protocol: protocol as Protocol, port: p.port });
   }
-  const created = svc.metadata?.creationTimestamp as unknown;
   return {
     kind: 'request',
     request: {
@@ -120,9 +137,10 @@ export function serviceRequest(svc: V1Service, cfg: RequestConfig): RequestResul
       pool: pool || undefined,
       sharingKey,
       ports,
-      externalTrafficPolicy: spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
+      externalTrafficPolicy,
       current,
-      createdAt: created instanceof Date ? created.toISOString() : typeof created === 'string' ? created : '',
+      createdAt,
+      uid,
     },
   };
 }

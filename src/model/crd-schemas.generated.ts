@@ -68,18 +68,34 @@ export const BGPPEER_SPEC_SCHEMA: Readonly<Record<string, unknown>> = {
         {
           "rule": "isIP(self)",
           "message": "must be an IP address"
+        },
+        {
+          "rule": "!isIP(self) || !(ip(self).isLoopback() || ip(self).isUnspecified() || cidr('224.0.0.0/4').containsIP(self) || cidr('ff00::/8').containsIP(self))",
+          "message": "must not be a loopback, unspecified or multicast address"
         }
       ]
     },
     "asn": {
       "type": "integer",
       "minimum": 1,
-      "maximum": 4294967295
+      "maximum": 4294967295,
+      "x-kubernetes-validations": [
+        {
+          "rule": "self != 23456 && self != 65535 && self != 4294967295",
+          "message": "is a reserved ASN (23456 is AS_TRANS, 65535 and 4294967295 are reserved)"
+        }
+      ]
     },
     "localASN": {
       "type": "integer",
       "minimum": 1,
-      "maximum": 4294967295
+      "maximum": 4294967295,
+      "x-kubernetes-validations": [
+        {
+          "rule": "self != 23456 && self != 65535 && self != 4294967295",
+          "message": "is a reserved ASN (23456 is AS_TRANS, 65535 and 4294967295 are reserved)"
+        }
+      ]
     },
     "port": {
       "type": "integer",
@@ -164,6 +180,10 @@ export const BGPPEER_SPEC_SCHEMA: Readonly<Record<string, unknown>> = {
         {
           "rule": "isIP(self)",
           "message": "must be an IP address"
+        },
+        {
+          "rule": "!isIP(self) || !(ip(self).isLoopback() || ip(self).isUnspecified() || cidr('224.0.0.0/4').containsIP(self) || cidr('ff00::/8').containsIP(self))",
+          "message": "must not be a loopback, unspecified or multicast address"
         }
       ]
     },
@@ -260,6 +280,8 @@ export interface IPPoolSpec {
   serviceAllocation?: {
     /** Lower is preferred when several pools match a Service. */
     priority?: number;
+    /** Let Services of different namespaces share one address of this pool (same bgpvs.io/allow-shared-ip key, no common port). Off: sharing stays within a namespace. */
+    allowSharingAcrossNamespaces?: boolean;
     namespaces?: string[];
     namespaceSelector?: {
       matchLabels?: Record<string, string>;
@@ -312,6 +334,14 @@ export const IPPOOL_SPEC_SCHEMA: Readonly<Record<string, unknown>> = {
           {
             "rule": "!isCIDR(self) || cidr(self).masked() == cidr(self)",
             "message": "must have no host bits set (e.g. 192.0.2.0/24, not 192.0.2.1/24)"
+          },
+          {
+            "rule": "!isCIDR(self) || cidr(self).prefixLength() > 0",
+            "message": "a /0 is every address, not a pool"
+          },
+          {
+            "rule": "!isCIDR(self) || !['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '::/128', '::1/128', 'fe80::/10', 'ff00::/8'].exists(r, cidr(r).containsCIDR(self) || cidr(self).containsCIDR(r))",
+            "message": "must not cover loopback, link-local, multicast or unspecified space (0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/4, ::, ::1, fe80::/10, ff00::/8)"
           }
         ]
       }
@@ -356,6 +386,10 @@ export const IPPOOL_SPEC_SCHEMA: Readonly<Record<string, unknown>> = {
           {
             "rule": "!isIP(self.start) || !isIP(self.end) || ip(self.start).family() != 4 || ip(self.end).family() != 4 || (int(self.start.split('.')[0]) * 16777216 + int(self.start.split('.')[1]) * 65536 + int(self.start.split('.')[2]) * 256 + int(self.start.split('.')[3])) <= (int(self.end.split('.')[0]) * 16777216 + int(self.end.split('.')[1]) * 65536 + int(self.end.split('.')[2]) * 256 + int(self.end.split('.')[3]))",
             "message": "start must not be after end"
+          },
+          {
+            "rule": "!isIP(self.start) || !isIP(self.end) || !['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '::/128', '::1/128', 'fe80::/10', 'ff00::/8'].exists(r, cidr(r).containsIP(self.start) || cidr(r).containsIP(self.end))",
+            "message": "must not start or end in loopback, link-local, multicast or unspecified space (0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/4, ::, ::1, fe80::/10, ff00::/8)"
           }
         ]
       }
@@ -378,6 +412,11 @@ export const IPPOOL_SPEC_SCHEMA: Readonly<Record<string, unknown>> = {
           "minimum": 0,
           "maximum": 1000000,
           "description": "Lower is preferred when several pools match a Service."
+        },
+        "allowSharingAcrossNamespaces": {
+          "type": "boolean",
+          "default": false,
+          "description": "Let Services of different namespaces share one address of this pool (same bgpvs.io/allow-shared-ip key, no common port). Off: sharing stays within a namespace."
         },
         "namespaces": {
           "type": "array",
@@ -492,7 +531,14 @@ export const IPPOOL_SPEC_SCHEMA: Readonly<Record<string, unknown>> = {
           "maxItems": 32,
           "items": {
             "type": "string",
-            "pattern": "^([0-9]{1,5}:[0-9]{1,5}|no-export|no-advertise|no-peer|graceful-shutdown|blackhole)$"
+            "maxLength": 32,
+            "pattern": "^([0-9]{1,5}:[0-9]{1,5}|no-export|no-advertise|no-peer|graceful-shutdown|blackhole)$",
+            "x-kubernetes-validations": [
+              {
+                "rule": "!self.matches('^[0-9]+:[0-9]+$') || self.split(':').all(x, int(x) <= 65535)",
+                "message": "both halves of A:B must be at most 65535"
+              }
+            ]
           }
         },
         "largeCommunities": {
@@ -500,7 +546,14 @@ export const IPPOOL_SPEC_SCHEMA: Readonly<Record<string, unknown>> = {
           "maxItems": 32,
           "items": {
             "type": "string",
-            "pattern": "^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$"
+            "maxLength": 32,
+            "pattern": "^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$",
+            "x-kubernetes-validations": [
+              {
+                "rule": "!self.matches('^[0-9]+:[0-9]+:[0-9]+$') || self.split(':').all(x, int(x) <= 4294967295)",
+                "message": "each part of G:L1:L2 must be at most 4294967295"
+              }
+            ]
           }
         },
         "localPref": {

@@ -7,7 +7,7 @@ export const IPPOOL_PLURAL = 'ippools';
 
 /** The IPPool object as stored (spec as the CRD schema admits it; nothing trusted). */
 export interface IPPoolObject {
-  metadata?: { name?: string; generation?: number; resourceVersion?: string };
+  metadata?: { name?: string; generation?: number; resourceVersion?: string; creationTimestamp?: Date; uid?: string };
   /** As the schema admits it (crd-schemas.generated.ts); nothing trusted: parsePool checks it again. */
   spec?: IPPoolSpec;
   status?: IPPoolStatus;

@@ -90,7 +90,7 @@ const bad: Array<[string, Parameters<typeof loadConfig>[0], RegExp]> = [
   ['boolean flag with a separate value', { argv: ['--node-name=n', '--bgp.asn=1', '--ipam.enabled', 'false'] }, /^--ipam\.enabled: a boolean flag takes its value after "="/],
   ['bad env value names the env var', { argv: ['--node-name=n'], env: { BGPVS_BGP_ASN: 'x' } }, /^BGPVS_BGP_ASN: not an ASN/],
   ['bad peer field names the index', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":0}]'] }, /^--bgp\.peers\[0\]\.asn: must be between 1 and 4294967295: 0/],
-  ['reserved peer ASN', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":65535}]'] }, /^--bgp\.peers\[0\]\.asn: ASN out of range or reserved/],
+  ['reserved peer ASN', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":65535}]'] }, /^--bgp\.peers\[0\]\.asn: is a reserved ASN/],
   ['old static-peer field name', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":1,"holdTime":"9s"}]'] }, /^--bgp\.peers\[0\]\.holdTime: unknown field/],
   ['peer hold time in a file names the file and field', { argv: ['--node-name=n', '--config=/x'], readFile: () => 'bgp:\n  asn: 1\n  peers:\n    - {address: 10.0.0.1, asn: 2, holdTimeSeconds: 2}\n' }, /^\/x: bgp\.peers\[0\]\.holdTimeSeconds: must be 0 or at least 3/],
   ['unknown peer field', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":1,"bdf":true}]'] }, /peers\[0\]\.bdf: unknown field/],
@@ -103,6 +103,9 @@ const bad: Array<[string, Parameters<typeof loadConfig>[0], RegExp]> = [
   ['peer families empty', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"families":[]}]'] }, /^--bgp\.peers\[0\]\.families: must be a non-empty list/],
   ['peer family repeated', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"families":["ipv4-unicast","ipv4-unicast"]}]'] }, /^--bgp\.peers\[0\]\.families: items 1 and 0 are the same/],
   ['peer graceful restart malformed', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.peers=[{"address":"10.0.0.1","asn":2,"gracefulRestart":{"time":"1s"}}]'] }, /^--bgp\.peers\[0\]\.gracefulRestart\.time: unknown field/],
+  ['the removed externalIPs switch names its replacement', { argv: ['--node-name=n', '--bgp.asn=1', '--service.advertise-external-ips'] }, /^--service\.advertise-external-ips: removed: externalIPs are served only inside --service\.external-ip-cidrs/],
+  ['externalIP CIDR with host bits', { argv: ['--node-name=n', '--bgp.asn=1', '--service.external-ip-cidrs=198.51.100.0/24,10.0.0.1/8'] }, /^--service\.external-ip-cidrs\[1\]: host bits set/],
+  ['pool minimum prefix out of range', { argv: ['--node-name=n', '--bgp.asn=1', '--ipam.pool-min-prefix-ipv4=0'] }, /^--ipam\.pool-min-prefix-ipv4/],
   ['export CIDR with host bits', { argv: ['--node-name=n', '--bgp.asn=1', '--bgp.export-cidrs=["10.0.0.1/24"]'] }, /export-cidrs\[0\]: host bits set/],
 ];
 for (const [name, src, re] of bad) {
@@ -128,4 +131,16 @@ test('config: lease timings scale with the lease duration and must satisfy lease
   for (const [argv, re] of bad) {
     assert.throws(() => loadConfig({ argv: [...base, ...argv] }), (err: unknown) => err instanceof ConfigError && re.test(err.message), argv.join(' '));
   }
+});
+
+test('config: externalIPs are off unless allowed by CIDR; pool width limits', () => {
+  const base = ['--node-name=n', '--bgp.asn=1'];
+  const d = loadConfig({ argv: base });
+  assert.deepEqual(d.service.externalIpCidrs, []);
+  assert.deepEqual(loadConfig({ argv: [...base, '--service.advertise-external-ips=false'] }).service.externalIpCidrs, [], 'false is the default now');
+  assert.deepEqual(d.ipam.poolMinPrefixLength, { IPv4: 16, IPv6: 64 });
+  assert.deepEqual(loadConfig({ argv: [...base, '--service.external-ip-cidrs=198.51.100.0/24, 2001:db8:1::/64', '--ipam.pool-min-prefix-ipv4=20'] }).service.externalIpCidrs, ['198.51.100.0/24', '2001:db8:1::/64']);
+  const f = loadConfig({ argv: [...base, '--config=/c'], readFile: () => 'service:\n  external-ip-cidrs: [198.51.100.0/25]\nipam:\n  pool-min-prefix-ipv6: 112\n' });
+  assert.deepEqual(f.service.externalIpCidrs, ['198.51.100.0/25']);
+  assert.equal(f.ipam.poolMinPrefixLength.IPv6, 112);
 });

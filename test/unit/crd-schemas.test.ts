@@ -12,7 +12,8 @@ import { checkSpec, fieldPath } from '../../src/model/crd-schema.js';
 import { peerFromSpec } from '../../src/config/peer.js';
 import { parsePool } from '../../src/ipam/pools.js';
 import { ConfigError } from '../../src/errors.js';
-import { BAD_PEERS, BAD_POOLS, type CrdCase } from '../rig/crd-cases.js';
+import { BAD_PEERS, BAD_POOLS, UNREADY_POOLS, type CrdCase } from '../rig/crd-cases.js';
+import { communityToNumber } from '../../src/bgp/paths.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -86,4 +87,20 @@ test('crd schemas: field paths from ajv name list items and odd keys', () => {
   assert.equal(fieldPath('/families/1'), '.families[1]');
   assert.equal(fieldPath('/nodeSelector/matchLabels/topology.example.com~1rack'), '.nodeSelector.matchLabels["topology.example.com/rack"]');
   assert.equal(fieldPath(''), '');
+});
+
+for (const c of UNREADY_POOLS) {
+  test(`crd schemas: an IPPool with ${c.name} passes admission but the agent refuses it (Ready=False)`, () => {
+    assert.doesNotThrow(() => checkSpec('IPPool', 'spec', c.spec));
+    const r = parsePool({ metadata: { name: 'p' }, spec: c.spec as never });
+    assert.ok(!r.ok, 'accepted');
+    assert.match(r.reason, c.local);
+  });
+}
+
+test('crd schemas: well-known community names become the values the speaker sends', () => {
+  const r = parsePool({ metadata: { name: 'p' }, spec: { cidrs: ['192.0.2.0/24'], bgp: { communities: ['no-export', 'blackhole', '65000:0100', 'graceful-shutdown', 'no-advertise', 'no-peer'] } } });
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  assert.deepEqual(r.pool.bgp.communities, ['65535:65281', '65535:666', '65000:100', '65535:0', '65535:65282', '65535:65284']);
+  for (const c of r.pool.bgp.communities) assert.notEqual(communityToNumber(c), undefined, `${c} cannot be sent`);
 });

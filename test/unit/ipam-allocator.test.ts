@@ -47,6 +47,19 @@ describe('allocator: table', () => {
     { name: 'dual-stack completes a kept address', pools: [dual], services: [svc('a', { families: ['IPv4', 'IPv6'], policy: 'RequireDualStack', status: ['198.51.100.1'] })], want: { a: '198.51.100.1,2001:db8:1::' } },
     { name: 'no longer a LoadBalancer: cleared', pools: [p4], services: [svc('a', { type: 'ClusterIP', status: ['192.0.2.0'] })], want: { a: '' } },
     { name: 'another class: untouched and its IP reserved', pools: [p4], services: [svc('a', { cls: 'other.io/lb', status: ['192.0.2.0'] }), svc('b')], want: { b: '192.0.2.1' } },
+    // Tenancy (issue 14 item 2): the older holder (creationTimestamp, then uid) never moves.
+    { name: 'sharing: the newer sharer blanks its key → the older keeps the IP, the newer keeps it frozen', pools: [p4], services: [svc('a', { share: 'k', status: ['192.0.2.2'], created: t('01') }), svc('b', { share: ' ', ports: [[443]], status: ['192.0.2.2'], created: t('02') })], want: { a: '192.0.2.2', b: '!invalidRequest 192.0.2.2' } },
+    { name: 'sharing: the older sharer blanks its key → nobody moves', pools: [p4], services: [svc('a', { share: '', status: ['192.0.2.2'], created: t('01') }), svc('b', { share: 'k', ports: [[443]], status: ['192.0.2.2'], created: t('02') })], want: { a: '!invalidRequest 192.0.2.2', b: '192.0.2.2' } },
+    { name: 'sharing: an invalid Service beside a holder without a key loses the IP, the holder stays', pools: [p4], services: [svc('a', { status: ['192.0.2.2'], created: t('01') }), svc('b', { share: '', ports: [[443]], status: ['192.0.2.2'], created: t('02') })], want: { a: '192.0.2.2', b: '!invalidRequest' } },
+    { name: 'sharing: nobody new joins an invalid Service\'s IP', pools: [pool('one', { ranges: [{ start: '192.0.2.2', end: '192.0.2.2' }] })], services: [svc('a', { share: '', status: ['192.0.2.2'], created: t('01') }), svc('b', { share: 'k', ports: [[443]], lbIP: '192.0.2.2', created: t('02') })], want: { a: '!invalidRequest 192.0.2.2', b: '!requestedIPInUse' } },
+    { name: 'sharing: the newer changes its key → the newer moves', pools: [p4], services: [svc('a', { share: 'k', status: ['192.0.2.2'], created: t('01') }), svc('b', { share: 'j', ports: [[443]], status: ['192.0.2.2'], created: t('02') })], want: { a: '192.0.2.2', b: '192.0.2.0' } },
+    { name: 'sharing: the newer changes its ports to clash → the newer moves', pools: [p4], services: [svc('a', { share: 'k', status: ['192.0.2.2'], created: t('01') }), svc('b', { share: 'k', ports: [[80]], status: ['192.0.2.2'], created: t('02') })], want: { a: '192.0.2.2', b: '192.0.2.0' } },
+    { name: 'sharing: same timestamp → the smaller uid is older', pools: [p4], services: [svc('a', { share: 'k', status: ['192.0.2.2'], uid: 'bbb' }), svc('b', { share: 'k', status: ['192.0.2.2'], uid: 'aaa' })], want: { a: '192.0.2.0', b: '192.0.2.2' } },
+    { name: 'sharing: across namespaces off by default', pools: [p4], services: [svc('a', { ns: 'x', share: 'k', created: t('01') }), svc('b', { ns: 'y', share: 'k', ports: [[443]], created: t('02') })], want: { 'x/a': '192.0.2.0', 'y/b': '192.0.2.1' } },
+    { name: 'sharing: across namespaces off → an existing cross-namespace share ends for the newer', pools: [p4], services: [svc('a', { ns: 'x', share: 'k', status: ['192.0.2.3'], created: t('01') }), svc('b', { ns: 'y', share: 'k', ports: [[443]], status: ['192.0.2.3'], created: t('02') })], want: { 'x/a': '192.0.2.3', 'y/b': '192.0.2.0' } },
+    { name: 'sharing: across namespaces when the pool allows it', pools: [pool('open', { cidrs: ['192.0.2.0/30'], serviceAllocation: { allowSharingAcrossNamespaces: true } })], services: [svc('a', { ns: 'x', share: 'k', created: t('01') }), svc('b', { ns: 'y', share: 'k', ports: [[443]], created: t('02') })], want: { 'x/a': '192.0.2.0', 'y/b': '192.0.2.0' } },
+    // Issue 14 item 3: of two overlapping pools the newer is refused, so the older owns every address.
+    { name: 'overlapping pools: the newer is not used', pools: [{ ...pool('wide', { cidrs: ['192.0.2.0/24'], serviceAllocation: { priority: 0 } }), metadata: { name: 'wide', creationTimestamp: t('09') as unknown as Date } }, { ...p4, metadata: { name: 'p4', creationTimestamp: t('01') as unknown as Date } }], services: [svc('a'), svc('b', { lbIP: '192.0.2.200' })], want: { a: '192.0.2.0', b: '!requestedIPNotInPool' } },
     { name: 'requested IP changed: moves', pools: [p4], services: [svc('a', { lbIP: '192.0.2.3', status: ['192.0.2.0'] })], want: { a: '192.0.2.3' } },
   ];
   for (const c of cases) {
@@ -64,6 +77,22 @@ describe('allocator: table', () => {
       assert.deepEqual(again.services.filter((x) => x.changed).map((x) => x.key), []);
     });
   }
+});
+
+describe('allocator: who loses says why', () => {
+  it('the newer sharer that lost its address gets the reason, naming the older holder', () => {
+    const r = run([p4], [svc('a', { share: 'k', status: ['192.0.2.2'], created: t('01') }), svc('b', { share: 'k', ports: [[80]], status: ['192.0.2.2'], created: t('02') })]);
+    const b = r.services.find((x) => x.key === 'default/b');
+    assert.match(b?.lost?.[0] ?? '', /^lost 192\.0\.2\.2: default\/a holds it and serves TCP\/80 there too and is older/);
+    assert.equal(r.services.find((x) => x.key === 'default/a')?.lost, undefined);
+  });
+  it('pool accounting is exact: overlapping pools cannot count one address twice or in the wrong pool', () => {
+    const wide = { ...pool('aaa-wide', { cidrs: ['192.0.2.0/24'], serviceAllocation: { priority: 0 } }), metadata: { name: 'aaa-wide', creationTimestamp: t('09') as unknown as Date } };
+    const real = { ...pool('real', { cidrs: ['192.0.2.0/28'] }), metadata: { name: 'real', creationTimestamp: t('01') as unknown as Date } };
+    const r = run([wide, real], [svc('a', { created: t('01') }), svc('b', { created: t('02') })]);
+    assert.deepEqual(r.usage.get('real'), { IPv4: 2, IPv6: 0, free: '14' });
+    assert.equal(r.usage.get('aaa-wide'), undefined);
+  });
 });
 
 describe('pools', () => {
@@ -118,7 +147,8 @@ describe('allocator: properties', () => {
         );
         const r = run(pools, services);
         const holders = new Map<string, { share: string | undefined; port: number }[]>();
-        // An invalid Service keeps what it holds (whatever that is) and nobody else gets it.
+        // An invalid Service keeps what it holds where that evicts no one, and nobody new gets it
+        // (a Service that already shared it with a sharing key keeps it).
         const frozen = new Set(r.services.filter((a) => a.failure?.reason === 'invalidRequest').flatMap((a) => a.ips));
         for (const a of r.services) {
           if (a.failure?.reason === 'invalidRequest') continue;
@@ -126,7 +156,7 @@ describe('allocator: properties', () => {
           const s = specs[i]!;
           if (a.failure) assert.ok(['poolExhausted', 'requestedIPInUse', 'requestedIPNotInPool', 'invalidRequest', 'noMatchingPool'].includes(a.failure.reason));
           for (const ip of a.ips) {
-            assert.ok(!frozen.has(ip), `${ip} held by an invalid Service was handed out`);
+            assert.ok(!frozen.has(ip) || (s.status === ip && s.share !== undefined), `${ip} held by an invalid Service was handed out`);
             assert.ok(/^192\.0\.2\.[0-3]$|^2001:db8::[0-3]?$/.test(ip), `${ip} outside pools`);
             const list = holders.get(ip) ?? [];
             for (const h of list) {

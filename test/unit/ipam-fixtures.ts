@@ -20,6 +20,7 @@ export interface SvcOpts {
   status?: string[];
   labels?: Record<string, string>;
   created?: string;
+  uid?: string;
 }
 
 export function svc(name: string, o: SvcOpts = {}): V1Service {
@@ -28,7 +29,7 @@ export function svc(name: string, o: SvcOpts = {}): V1Service {
   if (o.pool !== undefined) annotations['bgpvs.io/address-pool'] = o.pool;
   if (o.share !== undefined) annotations['bgpvs.io/allow-shared-ip'] = o.share;
   return {
-    metadata: { name, namespace: o.ns ?? 'default', annotations, labels: o.labels ?? {}, creationTimestamp: (o.created ?? '2026-01-01T00:00:00Z') as unknown as Date },
+    metadata: { name, namespace: o.ns ?? 'default', annotations, labels: o.labels ?? {}, creationTimestamp: (o.created ?? '2026-01-01T00:00:00Z') as unknown as Date, ...(o.uid ? { uid: o.uid } : {}) },
     spec: {
       type: o.type ?? 'LoadBalancer',
       ...(o.cls ? { loadBalancerClass: o.cls } : {}),
