@@ -81,7 +81,8 @@ base_image() {
   if [ "$REBUILD" != 1 ] && podman image exists "$BASE"; then log "base: $BASE present"; return; fi
   local tmp; tmp=$(mktemp -d)
   log "base: mmdebstrap bookworm ($BASE_PACKAGES)"
-  heavy mmdebstrap --quiet "${BASE_OPTS[@]}" bookworm "$tmp/base.tar"
+  # The merged-usr hook talks even with --quiet: its output is shown only on failure.
+  heavy mmdebstrap --quiet "${BASE_OPTS[@]}" bookworm "$tmp/base.tar" > "$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
   podman import --quiet --message "bgpvs base: Debian bookworm essential + $BASE_PACKAGES" "$tmp/base.tar" "$BASE" >/dev/null
   rm -rf "$tmp"
   log "base: imported $BASE"
@@ -133,11 +134,14 @@ report() {
   log "image $IMAGE: $(podman image inspect --format '{{.Size}}' "$IMAGE" | numfmt --to=iec) (layers below, then the largest directories)"
   podman history --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" | cut -c1-110 >&2
   mnt=$(podman image mount "$IMAGE")
-  ( cd "$mnt" && du -sh usr/local/bin/* usr/lib/x86_64-linux-gnu usr/bin usr/sbin usr/share var/lib/dpkg \
-      usr/lib/udev app/node_modules app/dist 2>/dev/null | sort -rh
+  # One du per directory: du counts a directory once, so a parent listed first hides its children.
+  ( cd "$mnt" || exit
+    for d in usr/local/bin/* usr/lib/x86_64-linux-gnu usr/bin usr/sbin usr/share var/lib/dpkg etc app/node_modules app/dist; do
+      [ -e "$d" ] && du -sk "$d"
+    done | sort -rn | awk '{ printf "  %6.1fM %s\n", $1/1024, $2 }'
     echo "largest packages in app/node_modules:"
-    du -s app/node_modules/* app/node_modules/@*/* 2>/dev/null | grep -v '/@[^/]*$' | sort -rn | head -8 |
-      awk '{ printf "  %6.1fM %s\n", $1/1024, $2 }' ) >&2
+    for d in app/node_modules/@*/* app/node_modules/[!@]*; do du -sk "$d"; done | sort -rn | head -6 |
+      awk '{ printf "  %6.1fM %s\n", $1/1024, $2 }' ) >&2 || true
   podman image unmount "$IMAGE" >/dev/null
 }
 
@@ -157,6 +161,10 @@ build() {
       --label "io.bgpvs.inputs=$hash" -t "$IMAGE" -t "$cached" "$s" >/dev/null
     lock_off
     rm -rf "$s"
+    # Earlier builds' cache tags (and bases no longer named) go; the new image keeps its tags.
+    podman images --format '{{.Repository}}:{{.Tag}}' | grep -E '^localhost/bgpvs(-base)?:' |
+      grep -vxF -e "$cached" -e "$IMAGE" -e "$BASE" | grep -E ':inputs-|^localhost/bgpvs-base:' |
+      xargs -r podman rmi >/dev/null 2>&1 || true
   fi
   report
 }
