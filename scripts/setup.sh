@@ -70,6 +70,9 @@ setup_go() {
   command -v go >/dev/null || { log "go toolchain not found"; exit 1; }
   go_build gobgpd "$GOBGP_VERSION" github.com/osrg/gobgp/v4 github.com/osrg/gobgp/v4/cmd/gobgpd
   go_build gobgp "$GOBGP_VERSION" github.com/osrg/gobgp/v4 github.com/osrg/gobgp/v4/cmd/gobgp
+  # crictl for the image's default --pod-netns=crictl; stripped (-s -w): it only ships in the image.
+  go_build crictl "$CRICTL_VERSION" sigs.k8s.io/cri-tools sigs.k8s.io/cri-tools/cmd/crictl "" \
+    "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
   go_build etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3
   if [ ! -x "$CACHE/bin/kube-apiserver-$KUBERNETES_VERSION" ]; then
     # Stamp the version the way Kubernetes' own build does, so /version reports it.
