@@ -9,8 +9,8 @@
  * writable; writes stay in the guest. `shareDir` is a host directory mounted read-write at
  * its own path. Results come back through a private 9p share (stdout, stderr, exit status),
  * the serial console goes to a log whose tail every VmError carries. Repository TypeScript
- * runs inside as on the host: `vm.run(['node', '--import', 'tsx', 'test/vm/x.ts'])` (the
- * working directory defaults to this checkout, wherever it is).
+ * runs inside compiled, by plain node: `vm.run(`${await guestNode('test/vm/guest/x.ts')} arg`)`
+ * (guest-build.ts; the working directory defaults to this checkout, wherever it is).
  *
  * Each run's directory is `<tmp>/bgpvs-vm-<ownerPid>-*`; directories of dead owners are
  * removed by the next run. qemu runs under coreutils `timeout`, so it ends at `timeoutMs` even
