@@ -46,7 +46,7 @@ function layerRules() {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', '.vm-guest/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelVm } from '../rig/kernel-vm.js';
+import { guestNode } from '../rig/guest-build.js';
 
 const unavailable = process.getuid?.() !== 0 ? 'needs root (qemu, network namespaces in the guest)' : KernelVm.unavailableReason();
 const skip = unavailable ? `IPVS VM test skipped: ${unavailable}` : false;
@@ -43,7 +44,7 @@ test('IPVS in the VM: tunnel + DR with direct return, drain then remove, second 
   const share = await mkdtemp(join(tmpdir(), 'bgpvs-vmshare-'));
   t.after(() => rm(share, { recursive: true, force: true }));
   const vm = new KernelVm();
-  const res = await vm.run(`node --import tsx test/vm/guest/ipvs-dsr.ts "$SHARE/ipvs.json"`, { shareDir: share, env: { SHARE: share }, timeoutMs: 400_000 });
+  const res = await vm.run(`${await guestNode('test/vm/guest/ipvs-dsr.ts')} "$SHARE/ipvs.json"`, { shareDir: share, env: { SHARE: share }, timeoutMs: 400_000 });
   t.diagnostic(`VM wall ${res.timings.wallMs} ms (boot ${res.timings.bootMs} ms, guest ${res.timings.commandMs} ms)`);
   const r = JSON.parse(await readFile(join(share, 'ipvs.json'), 'utf8')) as GuestResult;
   assert.ok(r.ok, r.error);

@@ -11,7 +11,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KernelVm, VmCommandError, VmError } from '../rig/kernel-vm.js';
+import { KernelVm, VmError } from '../rig/kernel-vm.js';
+import { guestNode } from '../rig/guest-build.js';
 import { frrSkipReason } from '../rig/frr-router.js';
 import { toolPath } from '../rig/paths.js';
 
@@ -55,7 +56,6 @@ interface GuestResult {
 
 const CLIENT = '192.168.100.10';
 const TIMEOUT_MS = 2_400_000;
-const MAX_BOOTS = 3;
 
 test('IPVS in the VM, end to end: real agents, API server and FRR; Cluster + tunnel and Local + DR with direct return', { skip, timeout: TIMEOUT_MS + 60_000 }, async (t) => {
   const share = await mkdtemp(join(tmpdir(), 'bgpvs-vmlab-'));
@@ -79,24 +79,9 @@ test('IPVS in the VM, end to end: real agents, API server and FRR; Cluster + tun
     }
     return out.join('\n');
   };
-  const boot = () => vm.run(`node --import tsx test/vm/guest/ipvs-lab.ts "$SHARE/lab.json" "$SHARE"`, { shareDir: share, env: { SHARE: share }, timeoutMs: TIMEOUT_MS });
+  const command = `${await guestNode('test/vm/guest/ipvs-lab.ts')} "$SHARE/lab.json" "$SHARE"`;
   try {
-    let res;
-    // node itself crashing in the guest before our code reported anything (a segfault, or
-    // V8's wasm bounds trap firing in tsx's lexer) has been seen under 2-vCPU TCG in full
-    // fresh-clone test runs, in 4 of 9 boots (twice in a row once), and in none of 3 boots of
-    // this test alone: an emulator fault, not a test outcome. Up to two more boots, each said so.
-    for (let boots = 1; ; boots++) {
-      try {
-        res = await boot();
-        break;
-      } catch (err) {
-        await load();
-        const crashed = err instanceof VmCommandError && !r && ((err.exitCode ?? 0) >= 128 || /memory access out of bounds/.test(err.stderr));
-        if (!crashed || boots === MAX_BOOTS) throw err;
-        t.diagnostic(`boot ${boots}: guest node crashed before the test started (${err.message.split('\n')[0]}); booting again`);
-      }
-    }
+    const res = await vm.run(command, { shareDir: share, env: { SHARE: share }, timeoutMs: TIMEOUT_MS });
     t.diagnostic(`VM wall ${res.timings.wallMs} ms: boot ${res.timings.bootMs} ms, guest command ${res.timings.commandMs} ms`);
   } catch (err) {
     await load();

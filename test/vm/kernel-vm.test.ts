@@ -5,12 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelVm, VmBootError, VmCommandError } from '../rig/kernel-vm.js';
 import { DEFAULT_VM_MODULES, ensureInitramfs, findKernel } from '../rig/initramfs.js';
+import { guestNode } from '../rig/guest-build.js';
 
 const unavailable = KernelVm.unavailableReason();
 const skip = unavailable ? `KernelVm smoke skipped: ${unavailable}` : false;
 
 // One boot for the main checks: boots under TCG take seconds.
-const script = String.raw`
+const script = (probe: string) => String.raw`
 set -euo pipefail
 ipvsadm -A -t 10.0.0.100:80 -s rr
 ipvsadm -a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1
@@ -27,7 +28,7 @@ ip netns exec probe ipvsadm -Sn | wc -l
 echo '--- node'
 node -e 'console.log(JSON.stringify({ node: process.version, kernel: require("os").release(), vm: process.env.BGPVS_VM }))'
 echo '--- probe'
-node --import tsx test/vm/fixtures/guest-probe.ts "$SHARE/probe.json"
+${probe} "$SHARE/probe.json"
 `;
 
 function section(stdout: string, name: string): string[] {
@@ -36,7 +37,7 @@ function section(stdout: string, name: string): string[] {
   return m[1]!.trim().split('\n');
 }
 
-test('KernelVm: ipvsadm DR + tunnel services, netns, node and tsx inside one boot', { skip, timeout: 600_000 }, async (t) => {
+test('KernelVm: ipvsadm DR + tunnel services, netns, node and compiled repository code inside one boot', { skip, timeout: 600_000 }, async (t) => {
   const vm = new KernelVm();
   const share = await mkdtemp(join(tmpdir(), 'bgpvs-vmshare-'));
   t.after(() => rm(share, { recursive: true, force: true }));
@@ -44,7 +45,7 @@ test('KernelVm: ipvsadm DR + tunnel services, netns, node and tsx inside one boo
   const images = await vm.prepare();
   t.diagnostic(`initramfs ${images.initramfs.built ? 'built' : 'cached'}, kernel ${images.pvh ? 'PVH vmlinux' : 'bzImage'} in ${Date.now() - prep} ms`);
 
-  const res = await vm.run(script, { shareDir: share, env: { SHARE: share }, timeoutMs: 300_000 });
+  const res = await vm.run(script(await guestNode('test/vm/fixtures/guest-probe.ts')), { shareDir: share, env: { SHARE: share }, timeoutMs: 300_000 });
   t.diagnostic(`boot+run wall ${res.timings.wallMs} ms (guest boot ${res.timings.bootMs} ms, command ${res.timings.commandMs} ms)`);
 
   assert.deepEqual(section(res.stdout, 'ipvs'), [
@@ -63,7 +64,7 @@ test('KernelVm: ipvsadm DR + tunnel services, netns, node and tsx inside one boo
   assert.equal(node.vm, '1');
   assert.deepEqual(section(res.stdout, 'probe'), [`probe wrote ${share}/probe.json`]);
 
-  // repository TypeScript ran inside (tsx) and handed its result back through the share
+  // repository TypeScript ran inside (compiled, plain node) and handed its result back through the share
   const probe = JSON.parse(await readFile(join(share, 'probe.json'), 'utf8')) as { kernel: string; ipvs: string[]; modules: string[] };
   assert.equal(probe.kernel, vm.kernel.version);
   assert.equal(probe.ipvs.length, 6);

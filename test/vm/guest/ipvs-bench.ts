@@ -1,5 +1,5 @@
 /**
- * Runs INSIDE the VM: IpvsDataPlane.sync timings for N services × 10 real servers in a fresh
+ * Runs INSIDE the VM (compiled: test/rig/guest-build.ts): IpvsDataPlane.sync timings for N services × 10 real servers in a fresh
  * network namespace. Prints one JSON line. N from argv[2] (default 1000).
  */
 import { execFileSync } from 'node:child_process';

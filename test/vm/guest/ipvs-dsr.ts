@@ -1,5 +1,5 @@
 /**
- * Runs INSIDE the VM (node --import tsx): bgpvs's own IPVS adapter, node VIPs and pod DSR
+ * Runs INSIDE the VM (compiled: test/rig/guest-build.ts): bgpvs's own IPVS adapter, node VIPs and pod DSR
  * against the real kernel. Topology on one bridge (ns "sw"): client 10.10.0.1, director
  * 10.10.0.2 (IPVS, VIPs on bgpvs0), backends b1 10.10.0.11 and b2 10.10.0.12 (HTTP on :80).
  * Writes the JSON result to argv[2].

@@ -1,5 +1,5 @@
 /**
- * Runs INSIDE the VM (node --import tsx): the lab with the IPVS data plane. The real etcd +
+ * Runs INSIDE the VM (compiled: test/rig/guest-build.ts): the lab with the IPVS data plane. The real etcd +
  * kube-apiserver, FRR as the router, a client, two nodes each running a real
  * `bgpvs agent --dataplane=ipvs` (gobgpd child, the bgpvs ServiceAccount) with lab pods, built
  * by the same code as `npm run lab` (startLab, startAgents) from lab/bgpvs.clab.yml minus node3.
