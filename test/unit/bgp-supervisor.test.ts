@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { ResultPromise } from 'execa';
 import { silentLogger } from '../../src/observability/logger.js';
 import { GobgpSpeaker } from '../../src/bgp/speaker.js';
-import { GobgpdSupervisor } from '../../src/bgp/supervisor.js';
+import { GobgpdSupervisor, type SessionGuardOptions } from '../../src/bgp/supervisor.js';
 import type { spawnDaemon } from '../../src/exec/run.js';
 import { FakeClock } from './fake-clock.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -239,30 +239,35 @@ test('supervisor: the backoff keeps growing across recoveries within 30 s, and s
   await sup.kill();
 });
 
-test('supervisor: a reset loop gets the peer re-created (DeletePeer + AddPeer), with a Warning and a repair count; then backs off', async () => {
+/**
+ * A supervisor over a fake gobgpd with one BFD peer (10.0.0.1) and the session guard on; the
+ * guard's passes are driven by the test (a long interval); `now()` is the guard's clock;
+ * `repairs` collects the repair counter's labels as `label(l)` makes them.
+ */
+function guardedSupervisor(o: { now: () => number; guard?: Exclude<SessionGuardOptions, false>; label: (l: { peer: string; reason: string }) => string }) {
   const fake = new FakeGobgp();
   const speaker = new GobgpSpeaker({
     client: fake,
     logger: silentLogger(),
     config: { asn: 65011, nextHops: { IPv4: '10.0.0.11' }, peers: [{ address: '10.0.0.1', asn: 65000, bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 } }], exportCidrs: ['10.100.0.0/16'] },
   });
-  let now = 1_000_000;
   const repairs: string[] = [];
   const sup = new GobgpdSupervisor({
     speaker,
     client: fake,
     logger: silentLogger(),
     gobgpd: { mode: 'external', target: '127.0.0.1:50051' },
-    // A long interval: the test drives the guard passes itself. The repair on every drop is
-    // off: this is the reset-loop rule, with the back-off from the first repair.
-    sessionGuard: { intervalMs: 3_600_000, repairOnDrop: false, quickRepairs: 1 },
-    clock: { ...systemClock, now: () => now },
-    metrics: {
-      bgpSessionChanges: { inc: () => undefined },
-      bgpSessionUp: { set: () => undefined, remove: () => undefined },
-      bfdRepairs: { inc: (l) => void repairs.push(`${l.peer}:${l.reason}`) },
-    },
+    sessionGuard: { intervalMs: 3_600_000, ...o.guard },
+    clock: { ...systemClock, now: o.now },
+    metrics: { bgpSessionChanges: { inc: () => undefined }, bgpSessionUp: { set: () => undefined, remove: () => undefined }, bfdRepairs: { inc: (l) => void repairs.push(o.label(l)) } },
   });
+  return { fake, sup, repairs };
+}
+
+test('supervisor: a reset loop gets the peer re-created (DeletePeer + AddPeer), with a Warning and a repair count; then backs off', async () => {
+  let now = 1_000_000;
+  // The repair on every drop is off: this is the reset-loop rule, with the back-off from the first repair.
+  const { fake, sup, repairs } = guardedSupervisor({ now: () => now, guard: { repairOnDrop: false, quickRepairs: 1 }, label: (l) => `${l.peer}:${l.reason}` });
   await sup.start();
   const emit = (state: string) =>
     fake.emit({ type: 'TYPE_STATE', peer: { conf: { neighbor_address: '10.0.0.1', peer_asn: 65000 }, state: { neighbor_address: '10.0.0.1', peer_asn: 65000, session_state: state as never, admin_state: 'ADMIN_STATE_UP' } } });
@@ -293,23 +298,8 @@ test('supervisor: a reset loop gets the peer re-created (DeletePeer + AddPeer), 
 });
 
 test('supervisor: Established with BFD down past the grace → peer re-created (bfdNotUp)', async () => {
-  const fake = new FakeGobgp();
-  const speaker = new GobgpSpeaker({
-    client: fake,
-    logger: silentLogger(),
-    config: { asn: 65011, nextHops: { IPv4: '10.0.0.11' }, peers: [{ address: '10.0.0.1', asn: 65000, bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 } }], exportCidrs: ['10.100.0.0/16'] },
-  });
   let now = 0;
-  const repairs: string[] = [];
-  const sup = new GobgpdSupervisor({
-    speaker,
-    client: fake,
-    logger: silentLogger(),
-    gobgpd: { mode: 'external', target: '127.0.0.1:50051' },
-    sessionGuard: { intervalMs: 3_600_000 },
-    clock: { ...systemClock, now: () => now },
-    metrics: { bgpSessionChanges: { inc: () => undefined }, bgpSessionUp: { set: () => undefined, remove: () => undefined }, bfdRepairs: { inc: (l) => void repairs.push(l.reason) } },
-  });
+  const { fake, sup, repairs } = guardedSupervisor({ now: () => now, label: (l) => l.reason });
   await sup.start();
   const p = fake.peers.get('10.0.0.1')!;
   p.state = { neighbor_address: '10.0.0.1', peer_asn: 65000, session_state: 'SESSION_STATE_ESTABLISHED', admin_state: 'ADMIN_STATE_UP', bfd_state: { session_state: 'BFD_SESSION_STATE_DOWN', remote_session_state: 'BFD_SESSION_STATE_DOWN' } };
@@ -324,22 +314,7 @@ test('supervisor: Established with BFD down past the grace → peer re-created (
 });
 
 test('supervisor: a BFD peer\'s session drops → the peer is re-created at once, on the drop event (sessionDown)', async () => {
-  const fake = new FakeGobgp();
-  const speaker = new GobgpSpeaker({
-    client: fake,
-    logger: silentLogger(),
-    config: { asn: 65011, nextHops: { IPv4: '10.0.0.11' }, peers: [{ address: '10.0.0.1', asn: 65000, bfd: { minRxMs: 100, minTxMs: 100, multiplier: 3 } }], exportCidrs: ['10.100.0.0/16'] },
-  });
-  const repairs: string[] = [];
-  const sup = new GobgpdSupervisor({
-    speaker,
-    client: fake,
-    logger: silentLogger(),
-    gobgpd: { mode: 'external', target: '127.0.0.1:50051' },
-    sessionGuard: { intervalMs: 3_600_000 },
-    clock: { ...systemClock, now: () => 1_000_000 },
-    metrics: { bgpSessionChanges: { inc: () => undefined }, bgpSessionUp: { set: () => undefined, remove: () => undefined }, bfdRepairs: { inc: (l) => void repairs.push(l.reason) } },
-  });
+  const { fake, sup, repairs } = guardedSupervisor({ now: () => 1_000_000, label: (l) => l.reason });
   await sup.start();
   const emit = (state: string) =>
     fake.emit({ type: 'TYPE_STATE', peer: { conf: { neighbor_address: '10.0.0.1', peer_asn: 65000 }, state: { neighbor_address: '10.0.0.1', peer_asn: 65000, session_state: state as never, admin_state: 'ADMIN_STATE_UP' } } });
