@@ -94,11 +94,11 @@ test('e2e: FRR restarts (bgpd alone, the whole router, bfdd alone) under 100 hel
   await t.test('bfdd alone (SIGKILL, started again at once)', (st) => scenario(st, h, () => frr.restartDaemon('bfdd')));
 });
 
-// TODO (known failure, reported as todo, not passed): in the fresh-clone CI run at 64b8c46
-// node1's session was reset twice in the 60 s after BIRD came back (back in 998 ms, FIB
-// without the VIP 857 ms, 0 of 100 flows broken); two earlier runs saw 0 resets. Suspect: the
+// TODO (known failure, reported as todo, not passed): in the fresh-clone CI runs at 64b8c46
+// and bcf76c4 a node's session was reset 2 and 22 times in the 60 s after BIRD came back
+// (back in ~1 s, FIB without the VIP ~0.9 s, 0 of 100 flows broken); two earlier runs saw 0. Suspect: the
 // session guard's repair on drop meeting BIRD's new BFD session per BGP connection. Not fixed.
-test('e2e: BIRD restarts under 100 held flows → sessions back and stable, next hops back, no flow broken', { skip: birdSkipReason() ?? frrSkipReason(), timeout: 600_000, todo: 'a node session reset twice within 60 s after the BIRD restart in one run of three; cause not found' }, async (t) => {
+test('e2e: BIRD restarts under 100 held flows → sessions back and stable, next hops back, no flow broken', { skip: birdSkipReason() ?? frrSkipReason(), timeout: 600_000, todo: 'a node session kept resetting after the BIRD restart in two runs of four; cause not found' }, async (t) => {
   const h = await heldLab(t, 'bird');
   const bird = anyLabRouter(h.l) as BirdRouter;
   await t.test('the bird process (SIGTERM, started again at once)', { todo: 'see above' }, (st) => scenario(st, h, () => bird.restart()));
