@@ -10,8 +10,7 @@ import { ClusterWatch } from '../k8s/informers.js';
 import { createLogger } from '../observability/logger.js';
 import { Agent, loadKubeConfig } from './agent.js';
 import { IpamController } from './ipam-controller.js';
-import { serviceLimits } from './node-plan.js';
-import { modelConfig } from '../desired/config.js';
+import { nodeModelConfig } from './node-plan.js';
 
 export async function agentCommand(argv: readonly string[]): Promise<number> {
   let cfg;
@@ -43,7 +42,7 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
         poolRules: { minPrefixLength: cfg.ipam.poolMinPrefixLength },
         externalIpCidrs: cfg.service.externalIpCidrs,
         staticPeers: cfg.bgp.peers,
-        serviceLimits: modelConfig({ advertiseExternalIPs: cfg.service.externalIpCidrs.length > 0, limits: serviceLimits(cfg) }),
+        serviceLimits: nodeModelConfig(cfg),
         lease: { namespace: cfg.ipam.leaseNamespace, name: cfg.ipam.leaseName, durationMs: cfg.ipam.leaseDurationMs, renewDeadlineMs: cfg.ipam.renewDeadlineMs, retryPeriodMs: cfg.ipam.retryPeriodMs },
       })
     : undefined;

@@ -13,7 +13,7 @@ import type { SpeakerConfig } from '../bgp/config.js';
 import type { DataPlaneContext } from '../dataplane/types.js';
 import { nodeAddressesOf } from '../dataplane/nft/cluster-dsr.js';
 import { ModelBuilder } from '../desired/builder.js';
-import { modelConfig, type PoolAttributes, type ServiceLimits } from '../desired/config.js';
+import { modelConfig, type ModelConfig, type PoolAttributes, type ServiceLimits } from '../desired/config.js';
 import { checkExternalIps, withCheckedExternalIps, type ExternalIpVerdict } from '../desired/external-ips.js';
 import { parsePools, type PoolRules } from '../ipam/pools.js';
 import { parseCidrRange, type ParsedCidr } from '../model/ip.js';
@@ -61,20 +61,22 @@ export function serviceLimits(cfg: Readonly<Config>): ServiceLimits {
   return { maxPorts: s.maxPorts, maxVirtualServers: s.maxVirtualServers, maxBuckets: s.maxBuckets, bucketsPerVirtualServer: cfg.nft.maglevSize };
 }
 
+/** The Service model's settings from the agent's config (the node pass, and the IPAM leader's cost check). */
+export function nodeModelConfig(cfg: Readonly<Config>, pools: readonly PoolAttributes[] = []): ModelConfig {
+  return modelConfig({
+    loadBalancerClass: cfg.service.loadBalancerClass,
+    handleClasslessServices: cfg.service.handleClasslessServices,
+    advertiseClusterIPs: cfg.service.advertiseClusterIPs,
+    advertiseExternalIPs: cfg.service.externalIpCidrs.length > 0,
+    defaultScheduler: cfg.service.defaultScheduler,
+    defaultForwarding: cfg.service.defaultForwarding,
+    pools,
+    limits: serviceLimits(cfg),
+  });
+}
+
 export function builderFor(cfg: Readonly<Config>, pools: readonly PoolAttributes[]): ModelBuilder {
-  return new ModelBuilder(
-    modelConfig({
-      loadBalancerClass: cfg.service.loadBalancerClass,
-      handleClasslessServices: cfg.service.handleClasslessServices,
-      advertiseClusterIPs: cfg.service.advertiseClusterIPs,
-      advertiseExternalIPs: cfg.service.externalIpCidrs.length > 0,
-      defaultScheduler: cfg.service.defaultScheduler,
-      defaultForwarding: cfg.service.defaultForwarding,
-      pools,
-      limits: serviceLimits(cfg),
-    }),
-    cfg.nodeName,
-  );
+  return new ModelBuilder(nodeModelConfig(cfg, pools), cfg.nodeName);
 }
 
 export function poolRules(cfg: Readonly<Config>): PoolRules {
